@@ -1,0 +1,172 @@
+"""Prediction with a fine-tuned token-classification model folder: one tag per word, never a word lost.
+
+Sentences are encoded with :func:`core.alignment.encode_words` (long sentences become overlapping windows),
+batched by length so that little padding is computed, run under ``torch.inference_mode()``, and merged back
+to exactly one tag per input word with :func:`core.alignment.merge_window_predictions`. The tag of a word is
+the argmax of its first subword's logits; its score is that label's softmax probability. Predicted tags are
+decoded to valid IOB2 (a stray ``I-X`` start becomes ``B-X``, as conlleval reads it) before scoring.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from core.schemes import entities, to_iob2
+
+
+@dataclass
+class Prediction:
+    """Prediction of one sentence.
+
+    Attributes:
+        tags: one IOB2 tag per word (``len(tags) == len(words)``).
+        scores: probability of each word's tag (float in [0, 1]).
+    """
+
+    tags: list[str]
+    scores: list[float]
+
+
+def pick_device(requested: str = "auto") -> str:
+    """``cpu``, ``cuda`` or ``cuda:N``: ``auto`` takes the first GPU when torch sees one, else the CPU."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def batches_by_length(lengths: Sequence[int], max_sentences: int, max_tokens: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length.
+
+    Sorts by length (longest first, so a memory problem shows at once) and cuts a batch when it would exceed
+    ``max_sentences`` items or ``max_tokens`` padded subwords (``len(batch) * longest``). Every index appears
+    exactly once. Units: subwords.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    out: list[list[int]] = []
+    cur: list[int] = []
+    longest = 0
+    for i in order:
+        n = lengths[i]
+        new_longest = max(longest, n)
+        if cur and (len(cur) >= max_sentences or (max_tokens and new_longest * (len(cur) + 1) > max_tokens)):
+            out.append(cur)
+            cur, new_longest = [], n
+        cur.append(i)
+        longest = new_longest
+    if cur:
+        out.append(cur)
+    return out
+
+
+class Predictor:
+    """A loaded model folder ready to tag words.
+
+    Args:
+        model_dir: a transformers token-classification folder (config with id2label, tokenizer, weights).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        max_seq_length: window size in subwords (default: the model's training value from
+            ``ner_studio.json``, else 256).
+        stride: overlap of windows in subwords.
+
+    Raises:
+        core.errors.ConfigError: E203 when the folder is not a usable model.
+    """
+
+    def __init__(self, model_dir: str, device: str = "auto", max_seq_length: int | None = None,
+                 stride: int | None = None, model=None, tokenizer=None) -> None:
+        import torch
+        from transformers import AutoModelForTokenClassification
+
+        from core.models import load_tokenizer, resolve_model
+
+        self.model_dir = resolve_model(model_dir) if model is None else model_dir
+        meta_path = Path(self.model_dir) / "ner_studio.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        self.max_seq_length = max_seq_length or int(meta.get("max_seq_length", 256))
+        self.stride = stride if stride is not None else int(meta.get("stride", 32))
+        self.device = pick_device(device)
+        self.tokenizer = tokenizer or load_tokenizer(self.model_dir)
+        if model is None:
+            model = AutoModelForTokenClassification.from_pretrained(self.model_dir)
+            model.to(self.device)
+        self.model = model
+        self.model.eval()
+        self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
+        self._torch = torch
+
+    def predict_tokens(self, sentences: Sequence[Sequence[str]], max_sentences: int = 64,
+                       max_tokens: int = 8192) -> list[Prediction]:
+        """Tag pre-split sentences.
+
+        Args:
+            sentences: words of each sentence.
+            max_sentences: most windows per forward pass.
+            max_tokens: most padded subwords per forward pass.
+
+        Returns:
+            One :class:`Prediction` per sentence, ``len(tags) == len(words)`` always (empty sentence: empty).
+        """
+        from core.alignment import collate, encode_words, merge_window_predictions
+
+        torch = self._torch
+        windows = []
+        owner: list[int] = []
+        for si, words in enumerate(sentences):
+            for w in encode_words(self.tokenizer, list(words), self.max_seq_length, self.stride):
+                windows.append(w)
+                owner.append(si)
+        logits_of: list = [None] * len(windows)
+        pad_id = self.tokenizer.pad_token_id or 0
+        with torch.inference_mode():
+            for batch in batches_by_length([len(w.input_ids) for w in windows], max_sentences, max_tokens):
+                enc = collate([windows[i] for i in batch], pad_id)
+                out = self.model(input_ids=enc["input_ids"].to(self.device),
+                                 attention_mask=enc["attention_mask"].to(self.device))
+                probs = out.logits.float().softmax(-1).cpu()  # [batch, seq, num_labels] float32
+                for row, i in enumerate(batch):
+                    logits_of[i] = probs[row, : len(windows[i].input_ids)]
+        per_sentence: list[list[int]] = [[] for _ in sentences]
+        for wi, si in enumerate(owner):
+            per_sentence[si].append(wi)
+        results: list[Prediction] = []
+        for si, words in enumerate(sentences):
+            wins = [windows[i] for i in per_sentence[si]]
+            probs = [logits_of[i] for i in per_sentence[si]]
+            if not words:
+                results.append(Prediction([], []))
+                continue
+            ids, scores = merge_window_predictions(len(words), wins, probs, return_scores=True)
+            tags, _ = to_iob2([self.id2label[i] for i in ids], "IOB2")
+            results.append(Prediction(tags, [float(s) for s in scores]))
+        return results
+
+    def predict_text(self, text: str, lang: str | None = None) -> dict:
+        """Tag raw text in any language.
+
+        Words come from :func:`core.formats.words.split_words` (whitespace and punctuation; one word per
+        character for Chinese, Japanese and Thai).
+
+        Returns:
+            ``{"words", "tags", "entities": [{start, end, label, text, score}], "lang", "latency_ms"}`` with
+            character offsets into ``text`` (end exclusive); an entity's score is the mean of its words' scores.
+        """
+        from core.formats.words import split_words
+        from core.langid import detect
+
+        t0 = time.perf_counter()
+        offsets = split_words(text)
+        words = [text[a:b] for a, b in offsets]
+        pred = self.predict_tokens([words])[0] if words else Prediction([], [])
+        ents = []
+        for typ, s, e in entities(pred.tags):
+            a, b = offsets[s][0], offsets[e - 1][1]
+            ents.append({"start": a, "end": b, "label": typ, "text": text[a:b],
+                         "score": round(sum(pred.scores[s:e]) / (e - s), 4)})
+        return {"words": words, "tags": pred.tags, "entities": ents, "lang": lang or detect(text)[0],
+                "offsets": offsets, "latency_ms": round((time.perf_counter() - t0) * 1000, 1)}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv and install the studio. Usage: scripts/install.sh [--dev]
+# torch first, pinned, so that no other package can pull a different (CUDA) build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q torch==2.13.0
+if [ "${1:-}" = "--dev" ]; then
+  .venv/bin/python -m pip install -q -r requirements-dev.txt
+else
+  .venv/bin/python -m pip install -q -r requirements.txt
+fi
