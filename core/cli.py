@@ -179,12 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_score)
 
-    try:
-        from core import cli_train
-    except ImportError:  # the training CLI is optional until the training engine is installed
-        cli_train = None
-    if cli_train is not None:
-        cli_train.add_commands(sub)
+    from core import cli_train
+
+    cli_train.add_commands(sub)
     return parser
 
 

@@ -299,7 +299,7 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], out_dir: str,
-        callbacks: Callbacks | None = None, resume: bool = False) -> FitResult:
+        callbacks: Callbacks | None = None, resume: bool = False, checkpoint_dir: str | None = None) -> FitResult:
     """Fine-tune ``cfg.model_name_or_path`` on ``train``; keep the best model by dev F1 in ``out_dir/model``.
 
     Args:
@@ -308,7 +308,8 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
         dev: dev sentences (may be empty: then the last model is kept).
         out_dir: run folder; ``model/`` receives the best model, ``checkpoint/`` the resumable state.
         callbacks: progress, metrics and stop hooks.
-        resume: continue from ``out_dir/checkpoint`` (same curves: steps continue where they stopped).
+        resume: continue from the checkpoint (same curves: steps continue where they stopped).
+        checkpoint_dir: where the resumable state lives (default ``out_dir/checkpoint``).
 
     Returns:
         :class:`FitResult`.
@@ -329,7 +330,7 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
         raise StudioError("E202", "no training sentences", fix="Give a training file with annotated sentences.")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt_dir = out / CHECKPOINT_DIR
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out / CHECKPOINT_DIR
     state: dict = {}
     if resume and (ckpt_dir / "state.json").exists():
         state = json.loads((ckpt_dir / "state.json").read_text(encoding="utf-8"))
@@ -516,3 +517,175 @@ def _resolve_device(requested: str) -> str:
     from core.inference import pick_device
 
     return pick_device(requested)
+
+
+def checkpoint_step(checkpoint_dir: str) -> int | None:
+    """Optimizer step of the checkpoint in ``checkpoint_dir``, or None when there is none."""
+    state = Path(checkpoint_dir) / "state.json"
+    if not state.exists():
+        return None
+    return int(json.loads(state.read_text(encoding="utf-8"))["step"])
+
+
+def load_run_data(data: dict, cfg: TrainConfig, log: Callable[[str], None] = print) -> dict[str, list[Sentence]]:
+    """Read a run's train/dev/test files into sentences; hold out dev from train when no dev is given.
+
+    Args:
+        data: ``{"train": [paths], "dev": [paths], "test": [paths], "lang": code|None, "format": name|None}``.
+
+    Returns:
+        ``{"train": [...], "dev": [...], "test": [...]}`` (dev/test may be empty).
+
+    Raises:
+        StudioError: E202 when no training sentence could be read; corpus errors are logged, not raised, so a
+            run trains on the good part of its data.
+    """
+    from core.corpus import ReadOptions
+    from core.errors import format_problems
+    from core.loader import load_corpus
+
+    out: dict[str, list[Sentence]] = {"train": [], "dev": [], "test": []}
+    for split in out:
+        paths = data.get(split) or []
+        if isinstance(paths, str):
+            paths = [paths]
+        if not paths:
+            continue
+        opts = ReadOptions(format=data.get("format"), lang=data.get("lang"), split=split)
+        corpus = load_corpus(paths, opts)
+        if corpus.report.problems:
+            log(f"{split}: {len(corpus.report.errors)} error(s), {len(corpus.report.warnings)} warning(s)\n"
+                + format_problems(corpus.report.problems[:20]))
+        limit = data.get(f"max_{split}_sentences")
+        sents = corpus.sentences[: int(limit)] if limit else corpus.sentences
+        out[split] = [s for s in sents if s.tokens]
+    if not out["train"]:
+        raise StudioError("E202", "no training sentences could be read", text=str(data.get("train")),
+                          fix="Check the training file with `python -m core inspect`.")
+    if not out["dev"]:
+        out["train"], out["dev"] = hold_out_dev(out["train"], cfg.dev_fraction, cfg.seed)
+        log(f"no dev set given: held out {len(out['dev']):,} of the training sentences as dev "
+            f"(dev_fraction {cfg.dev_fraction})")
+    return out
+
+
+def write_predictions(path: str, sentences: Sequence[Sentence], preds) -> None:
+    """JSON Lines of ``{tokens, ner_tags (gold), pred_tags, scores, lang, source, line}`` per sentence."""
+    from core.writers import _atomic_write
+
+    lines = []
+    for s, p in zip(sentences, preds):
+        lines.append(json.dumps({"tokens": s.tokens, "ner_tags": s.ner_tags, "pred_tags": p.tags,
+                                 "scores": [round(x, 4) for x in p.scores], "lang": s.lang,
+                                 "source": s.source, "line": s.line_start}, ensure_ascii=False))
+    _atomic_write(path, "\n".join(lines) + ("\n" if lines else ""))
+
+
+def write_model_card(model_dir: str, cfg: TrainConfig, data: dict, splits: dict[str, list[Sentence]],
+                     test: dict | None, best_dev_f1: float | None) -> None:
+    """README.md model card: base model, data, languages, per-language test scores, settings."""
+    from core.validate import corpus_stats
+
+    lines = ["---", "library_name: transformers", "pipeline_tag: token-classification", "tags: [ner]", "---",
+             "", "# NER model trained with Multilingual NER Studio", "",
+             f"Base model: `{cfg.model_name_or_path}`.", ""]
+    for split, sents in splits.items():
+        if not sents:
+            continue
+        st = corpus_stats(sents)
+        langs = ", ".join(f"{k} ({v})" for k, v in st["languages"].items())
+        lines.append(f"- **{split}**: {st['n_sentences']:,} sentences, {st['n_entities']:,} entities; "
+                     f"languages: {langs}; files: {', '.join(map(str, data.get(split) or ['held out from train']))}")
+    lines += ["", f"Best dev entity F1 (strict IOB2, seqeval): {best_dev_f1:.4f}" if best_dev_f1 is not None
+              else "No dev evaluation.", ""]
+    if test:
+        lines += ["## Test scores (strict IOB2 entity level)", "", "| language | precision | recall | F1 | support |",
+                  "|---|---:|---:|---:|---:|"]
+
+        def cell(v):
+            return "n/a" if v is None else f"{v:.4f}"
+
+        for lang, sc in [("all", test["overall"])] + list(test["per_language"].items()):
+            lines.append(f"| {lang} | {cell(sc['precision'])} | {cell(sc['recall'])} | {cell(sc['f1'])} | "
+                         f"{sc['support']} |")
+        lines.append("")
+    lines += ["## Training settings", "", "```json", json.dumps(cfg.to_dict(), indent=2), "```", ""]
+    Path(model_dir, "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def train_run(run, store, resume: bool = False) -> dict:
+    """The worker's entry point: train ``run`` and report through ``store`` (see :mod:`core.worker`).
+
+    Metrics go to ``store.log_metrics`` (train_loss, learning_rate, grad_norm, sentences_per_s, tokens_per_s,
+    eval_f1, eval_f1_<lang>, ...); a stop request is honoured at the next step boundary with a checkpoint; on
+    resume, metric rows after the checkpoint's step are rewound so the curves continue without duplicates.
+    At the end the best model predicts dev and test in full; predictions are stored as JSON Lines artifacts.
+
+    Returns:
+        ``{"status", "model_dir", "best_dev_f1", "summary"}`` where summary holds ``test`` and ``dev`` scores
+        (``core.metrics.summary`` shape, without confusion matrices), sizes, durations and warnings.
+    """
+    from core.inference import Predictor
+    from core.metrics import evaluate
+
+    cfg = TrainConfig.from_dict({k: v for k, v in run.config.items() if not k.startswith("_")})
+    run_dir = store.run_dir(run.run_id)
+    ckpt = store.checkpoint_dir(run.run_id)
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    t0 = time.perf_counter()
+    splits = load_run_data(run.data, cfg, log)
+    log(f"data: train {len(splits['train']):,}, dev {len(splits['dev']):,}, test {len(splits['test']):,} sentences")
+    if resume:
+        step = checkpoint_step(str(ckpt))
+        if step is not None:
+            store.rewind_metrics(run.run_id, step)
+    total_set = {"done": False}
+
+    def on_progress(step: int, total: int) -> None:
+        if not total_set["done"]:
+            store.update_run(run.run_id, total_steps=total)
+            total_set["done"] = True
+
+    cb = Callbacks(on_metrics=lambda step, m: store.log_metrics(run.run_id, step, m), on_progress=on_progress,
+                   should_stop=lambda: store.stop_requested(run.run_id), log=log)
+    result = fit(cfg, splits["train"], splits["dev"], str(run_dir), cb, resume=resume, checkpoint_dir=str(ckpt))
+    if result.status == "STOPPED":
+        return {"status": "STOPPED", "best_dev_f1": result.best_dev_f1}
+    store.update_run(run.run_id, model_dir=result.model_dir)
+    store.add_artifact(run.run_id, "model", result.model_dir)
+    predictor = Predictor(result.model_dir, device=run.device or cfg.device)
+    summary: dict = {"train_seconds": round(result.train_seconds, 1), "steps": result.steps,
+                     "train_sentences_per_s": round(result.sentences_per_s, 2),
+                     "n_train": len(splits["train"]), "n_dev": len(splits["dev"]), "n_test": len(splits["test"]),
+                     "languages": sorted({s.lang for s in splits["train"]}), "warnings": []}
+    scores: dict = {}
+    for split in ("dev", "test"):
+        sents = splits[split]
+        if not sents:
+            continue
+        t1 = time.perf_counter()
+        preds = predictor.predict_tokens([s.tokens for s in sents])
+        path = str(run_dir / f"predictions_{split}.jsonl")
+        write_predictions(path, sents, preds)
+        store.add_artifact(run.run_id, f"predictions_{split}", path)
+        res = evaluate([s.ner_tags for s in sents], [p.tags for p in preds], [s.lang for s in sents], max_errors=0)
+        scores[split] = res
+        summary[split] = {k: res[k] for k in ("overall", "macro", "per_language", "per_type", "per_language_type",
+                                              "error_counts")}
+        summary[f"{split}_predict_seconds"] = round(time.perf_counter() - t1, 2)
+        if all(t == "O" for p in preds for t in p.tags) and any(t != "O" for s in sents for t in s.ner_tags):
+            summary["warnings"].append(
+                f"the model predicts only O on {split} (F1 0): training collapsed to the majority tag. Raise "
+                f"learning_rate (now {cfg.learning_rate}) or num_train_epochs, or check that the training data "
+                "has entities.")
+        log(f"{split}: F1 {res['overall']['f1'] if res['overall']['f1'] is not None else float('nan'):.4f} " +
+            " ".join(f"{k}={v['f1']:.3f}" for k, v in res["per_language"].items() if v["f1"] is not None))
+    for w in summary["warnings"]:
+        log("WARNING: " + w)
+    write_model_card(result.model_dir, cfg, run.data, splits, scores.get("test"), result.best_dev_f1)
+    summary["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    return {"status": "FINISHED", "model_dir": result.model_dir, "best_dev_f1": result.best_dev_f1,
+            "summary": summary}
