@@ -146,15 +146,23 @@ def detect(text: str) -> tuple[str, float]:
     return normalize_code(probs[0].lang), float(probs[0].prob)
 
 
-def _sentence_text(s: Sentence) -> str:
-    return s.text if s.text is not None else " ".join(s.tokens)
+def sentence_text(s: Sentence) -> str:
+    """The sentence as running text for detection: its raw text when known; tokens joined without spaces when
+    the corpus is tokenised per character (Chinese MSRA/Weibo/Resume, KLUE Korean with its space tokens),
+    because langdetect reads space-separated Han characters as Korean; otherwise joined by spaces."""
+    if s.text is not None:
+        return s.text
+    toks = s.tokens
+    if len(toks) >= 3 and sum(len(t) for t in toks) <= 1.2 * len(toks):
+        return "".join(toks)
+    return " ".join(toks)
 
 
 def _excerpt(sentences: Sequence[Sentence]) -> str:
     parts: list[str] = []
     size = 0
     for s in sentences:
-        t = _sentence_text(s)
+        t = sentence_text(s)
         parts.append(t)
         size += len(t) + 1
         if size >= _EXCERPT_CHARS:
@@ -217,5 +225,5 @@ def assign_languages(sentences: Sequence[Sentence], user_lang: str | None = None
                 s.lang, s.lang_source = code, "detected"
             continue
         for s in group:  # unsure: a mixed group, detect sentence by sentence
-            c, _ = detect(_sentence_text(s))
+            c, _ = detect(sentence_text(s))
             s.lang, s.lang_source = c, "detected"

@@ -61,3 +61,10 @@ def test_filename_hint_for_language_langdetect_lacks():
     yo = _sent("Ọmọ Adéwálé lọ sí ilé ìwé ní Èkó".split(), source="corpus/yor/train.txt")
     assign_languages([yo])
     assert (yo.lang, yo.lang_source) == ("yo", "filename")
+
+
+def test_character_tokenised_chinese_is_joined_without_spaces():
+    # Space-joined, langdetect reads these characters as Korean; the studio joins per-character tokens.
+    s = _sent(list("世界卫生组织星期三在长沙开设了新的办事处。"), source="weibo.train")
+    assign_languages([s])
+    assert s.lang == "zh"
