@@ -6,9 +6,9 @@ Order of sources for one sentence (first that applies wins):
    or ``xx:`` token prefixes (WikiANN/PAN-X). Never overridden.
 2. ``user``: the language the user chose for the file (``--lang``, upload option).
 3. ``filename``: a language code or CoNLL-era name as a whole part of the file name or of a parent folder
-   (``ned.train`` -> nl, ``masakhaner/amh/train.txt`` -> am, ``NER-de-dev.tsv`` -> de), used directly when
-   langdetect has no profile for that language (Amharic, Yoruba, Hausa ...), and otherwise when detection
-   agrees or is unsure (top probability < 0.9).
+   (``ned.train`` -> nl, ``masakhaner/amh/train.txt`` -> am, ``NER-de-dev.tsv`` -> de), used for the whole
+   file when langdetect has no profile for that language (Amharic, Yoruba, Hausa ...), or when most of
+   :data:`HINT_PROBES` groups spread over the file are detected as that language. Otherwise the name is ignored.
 4. ``detected``: langdetect 1.0.9, seeded (``DetectorFactory.seed = 0``) so results never change between runs.
 
 Detection runs on groups, not single sentences, because langdetect is unreliable on one- to three-word input
@@ -32,6 +32,7 @@ from core.corpus import Sentence
 UND = "und"
 BLOCK_SENTENCES = 20
 MIN_GROUP_PROB = 0.9
+HINT_PROBES = 7
 _EXCERPT_CHARS = 600
 # Sources set by the file itself; never overridden.
 EXPLICIT_SOURCES = ("field", "comment", "prefix")
@@ -200,30 +201,43 @@ def assign_languages(sentences: Sequence[Sentence], user_lang: str | None = None
         for s in todo:
             s.lang, s.lang_source = code, "user"
         return
-    hints: dict[str, str | None] = {}
     supported = supported_languages() if detect_missing else set()
-    for group in _groups(todo):
-        src = group[0].source
-        if src not in hints:
-            hints[src] = language_from_path(src) if src else None
-        hint = hints[src]
-        if hint and hint not in supported:
-            for s in group:
+    by_file: dict[str, list[Sentence]] = {}
+    for s in todo:
+        by_file.setdefault(s.source, []).append(s)
+    for src, file_sents in by_file.items():
+        hint = language_from_path(src) if src else None
+        groups = list(_groups(file_sents))
+        if hint and (hint not in supported or not detect_missing or _hint_confirmed(hint, groups)):
+            for s in file_sents:
                 s.lang, s.lang_source = hint, "filename"
             continue
         if not detect_missing:
-            for s in group:
-                s.lang, s.lang_source = (hint, "filename") if hint else (UND, "none")
+            for s in file_sents:
+                s.lang, s.lang_source = UND, "none"
             continue
-        code, prob = detect(_excerpt(group))
-        if hint and (code == hint or prob < MIN_GROUP_PROB):
-            for s in group:
-                s.lang, s.lang_source = hint, "filename"
-            continue
-        if prob >= MIN_GROUP_PROB or len(group) == 1:
-            for s in group:
-                s.lang, s.lang_source = code, "detected"
-            continue
-        for s in group:  # unsure: a mixed group, detect sentence by sentence
-            c, _ = detect(sentence_text(s))
-            s.lang, s.lang_source = c, "detected"
+        for group in groups:
+            _detect_group(group)
+
+
+def _hint_confirmed(hint: str, groups: list[list[Sentence]], probes: int = HINT_PROBES) -> bool:
+    """True when most of up to ``probes`` evenly spread groups of a file are detected as the file name's
+    language: the name is then trusted for the whole file (a Spanish file's Basque TV listings stay ``es``)."""
+    if not groups:
+        return False
+    step = max(1, len(groups) // probes)
+    picked = groups[::step][:probes]
+    agree = sum(1 for g in picked if detect(_excerpt(g))[0] == hint)
+    return agree * 2 > len(picked)
+
+
+def _detect_group(group: list[Sentence]) -> None:
+    """Detect one group's language; an unsure group (a mixed one) is detected sentence by sentence."""
+    code, prob = detect(_excerpt(group))
+    if prob >= MIN_GROUP_PROB or len(group) == 1:
+        for s in group:
+            s.lang, s.lang_source = code, "detected"
+        return
+    for s in group:
+        c, _ = detect(sentence_text(s))
+        s.lang, s.lang_source = c, "detected"

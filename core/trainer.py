@@ -25,7 +25,7 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -34,6 +34,7 @@ from core.corpus import Sentence
 from core.errors import StudioError
 
 CHECKPOINT_DIR = "checkpoint"
+LOG_EVERY = 5  # optimizer steps between train-loss/speed metric rows
 MODEL_DIR = "model"
 
 
@@ -65,6 +66,8 @@ class FitResult:
         steps: optimizer steps done.
         train_seconds: wall time of the training loop (evaluations included), seconds.
         sentences_per_s: training windows per second of pure training steps.
+        tokens_per_s: real (non-padding) subwords per second of pure training steps.
+        padding_fraction: share of computed positions that were padding.
         dev: the last dev evaluation (``core.metrics.evaluate`` shape) or None.
     """
 
@@ -74,8 +77,9 @@ class FitResult:
     steps: int
     train_seconds: float
     sentences_per_s: float
+    tokens_per_s: float = 0.0
+    padding_fraction: float = 0.0
     dev: dict | None = None
-    history: list = field(default_factory=list)
 
 
 def label_list_for(train: Sequence[Sentence], fixed: Sequence[str] | None = None) -> list[str]:
@@ -379,6 +383,8 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
     t_start = time.perf_counter()
     train_time = 0.0
     seen_windows = 0
+    seen_real = 0
+    seen_padded = 0
     last_dev: dict | None = None
     status = "FINISHED"
     loss_acc = 0.0
@@ -429,7 +435,7 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
         bad_evals += 1
         return bool(cfg.early_stopping_patience and bad_evals >= cfg.early_stopping_patience)
 
-    use_bf16 = _use_bf16(cfg, device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
     done = step >= total_steps
     try:
         while not done:
@@ -446,24 +452,24 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
                 batch_pos += 1
                 t0 = time.perf_counter()
                 enc = collate(batch, pad_id)
+                real = int(enc["attention_mask"].sum())  # counted on the CPU copy: no device sync
+                padded = enc["input_ids"].numel()
                 enc = {k: v.to(device, non_blocking=True) for k, v in enc.items()}
                 out_ = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], labels=enc["labels"])
                 loss = out_.loss / cfg.gradient_accumulation_steps
-                if not torch.isfinite(loss):
-                    raise StudioError("E304", f"training loss became {loss.item()} at step {step}",
-                                      fix=f"Lower learning_rate (now {cfg.learning_rate}), raise warmup_ratio, "
-                                          "or set precision to fp32.")
                 loss.backward()
-                loss_acc += loss.item()
+                # summed on the device; read (and checked for NaN) only when logged, to avoid a sync per step
+                loss_acc = loss.detach() + loss_acc
                 micro += 1
                 window_count += len(batch)
-                token_count += int(enc["attention_mask"].sum().item())
+                token_count += real
                 seen_windows += len(batch)
+                seen_real += real
+                seen_padded += padded
                 if micro % cfg.gradient_accumulation_steps == 0 or batch_pos == len(plan):
                     grad_norm = 0.0
                     if cfg.max_grad_norm > 0:
-                        grad_norm = float(torch.nn.utils.clip_grad_norm_(
-                            [p for p in model.parameters() if p.requires_grad], cfg.max_grad_norm))
+                        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm)
                     optimizer.step()
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
@@ -471,13 +477,18 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
                     train_time += time.perf_counter() - t0
                     if cb.on_progress:
                         cb.on_progress(step, total_steps)
-                    if step % 5 == 0 or step == total_steps:
+                    if step % LOG_EVERY == 0 or step == total_steps:
                         now = time.perf_counter()
                         dt = max(now - t_log, 1e-9)
+                        mean_loss = float(loss_acc) * cfg.gradient_accumulation_steps / max(micro, 1)
+                        if not math.isfinite(mean_loss):
+                            raise StudioError("E304", f"training loss became {mean_loss} by step {step}",
+                                              fix=f"Lower learning_rate (now {cfg.learning_rate}), raise "
+                                                  "warmup_ratio, or set precision to fp32.")
                         if cb.on_metrics:
-                            cb.on_metrics(step, {"train_loss": loss_acc * cfg.gradient_accumulation_steps / micro,
+                            cb.on_metrics(step, {"train_loss": mean_loss,
                                                  "learning_rate": scheduler.get_last_lr()[0],
-                                                 "grad_norm": grad_norm, "sentences_per_s": window_count / dt,
+                                                 "grad_norm": float(grad_norm), "sentences_per_s": window_count / dt,
                                                  "tokens_per_s": token_count / dt,
                                                  "epoch": step / steps_per_epoch})
                         loss_acc, micro, window_count, token_count, t_log = 0.0, 0, 0, 0, now
@@ -510,7 +521,8 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
     wall = time.perf_counter() - t_start
     return FitResult(status=status, model_dir=str(out / MODEL_DIR), best_dev_f1=best_f1, steps=step,
                      train_seconds=wall, sentences_per_s=seen_windows / train_time if train_time else 0.0,
-                     dev=last_dev)
+                     tokens_per_s=seen_real / train_time if train_time else 0.0,
+                     padding_fraction=1 - seen_real / seen_padded if seen_padded else 0.0, dev=last_dev)
 
 
 def _resolve_device(requested: str) -> str:
