@@ -20,7 +20,7 @@ CODES: dict[str, tuple[str, str]] = {
     # corpus errors
     "E101": ("file cannot be read", "Check the path and the file permissions."),
     "E102": ("unknown or undetectable format", "Pass --format with one of: conll, conllu, jsonl, json, csv, "
-             "tsv, parquet, doccano, labelstudio, spacy, brat, table."),
+             "tsv, parquet, doccano, labelstudio, spacy, spans, brat, table, harem."),
     "E103": ("wrong number of columns", "Every token line needs the token and the tag column; fix the line or "
              "choose the columns with --token-col/--tag-col."),
     "E104": ("invalid tag", "Tags look like O, B-TYPE, I-TYPE (IOB2), E-/S- (IOBES), L-/U- (BILOU), M- (BMES) "
@@ -53,6 +53,9 @@ CODES: dict[str, tuple[str, str]] = {
     "W112": ("skipped line", "The line was skipped; the rest of the file was read."),
     "W113": ("duplicate sentence", "The same sentence occurs more than once in a split."),
     "W114": ("mixed schemes", "Files in one corpus use different tagging schemes; all were converted to IOB2."),
+    "W115": ("ambiguous or incomplete annotation",
+             "The first alternative or category was kept and entities without a category were dropped; resolve "
+             "the ambiguity in the file to choose otherwise."),
     # configuration errors
     "E201": ("unknown configuration key", "Remove the key or fix its spelling."),
     "E202": ("invalid configuration value", "Use a value in the documented range."),

@@ -328,6 +328,9 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
     from core.alignment import collate, encode_words
     from core.models import load_tokenizer, resolve_model
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # per-shard bars would flood the run log
     cb = callbacks or Callbacks()
     log = cb.log or (lambda msg: None)
     if not train:
