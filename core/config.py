@@ -77,6 +77,9 @@ class TrainConfig:
                 "language, whole documents kept together)."})
     num_threads: int = field(default=0, metadata={
         "help": "CPU threads for torch; 0 picks one per physical core."})
+    ddp_processes: int = field(default=0, metadata={
+        "help": "Data-parallel processes (DDP through torchrun): 0 uses one per visible GPU when there are "
+                "several, else one process; on CPU, N > 1 runs N gloo processes."})
     device: str = field(default="auto", metadata={
         "help": "auto (first free GPU, else CPU), cpu, cuda or cuda:N."})
 
@@ -128,6 +131,7 @@ class TrainConfig:
             ("lora_dropout", 0 <= self.lora_dropout < 1, "in [0, 1)"),
             ("dev_fraction", 0 < self.dev_fraction < 0.5, "in (0, 0.5)"),
             ("num_threads", 0 <= self.num_threads <= 256, "0 to 256"),
+            ("ddp_processes", 0 <= self.ddp_processes <= 64, "0 to 64"),
             ("device", self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
              "auto, cpu, cuda or cuda:N"),
             ("model_name_or_path", bool(self.model_name_or_path.strip()), "a model name or folder"),

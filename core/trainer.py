@@ -192,6 +192,53 @@ def make_batches(order: Sequence[int], lengths: Sequence[int], cfg: TrainConfig,
     return batches
 
 
+@dataclass
+class DistContext:
+    """Data-parallel context of this process (torchrun's environment variables; one process when unset).
+
+    Attributes:
+        world_size: number of processes; 1 without torchrun.
+        rank: this process's rank (0 is the main process: it evaluates, saves and reports).
+        local_rank: rank on this machine (the GPU index it uses).
+    """
+
+    world_size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls) -> "DistContext":
+        return cls(int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0")),
+                   int(os.environ.get("LOCAL_RANK", "0")))
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is True on any rank (an all-reduce; free without DDP)."""
+        if not self.enabled:
+            return flag
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([1 if flag else 0], dtype=torch.int32)
+        if dist.get_backend() == "nccl":
+            t = t.cuda()
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def barrier(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+
 def _set_seed(seed: int) -> None:
     import numpy as np
     import torch
@@ -344,6 +391,18 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
     _set_seed(cfg.seed)
     threads = _configure_threads(cfg)
     device = _resolve_device(cfg.device)
+    dist_ctx = DistContext.from_env()
+    if dist_ctx.enabled:
+        import torch.distributed as tdist
+
+        if device.startswith("cuda"):
+            device = f"cuda:{dist_ctx.local_rank}"
+            torch.cuda.set_device(device)
+        if not tdist.is_initialized():
+            tdist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+        if not dist_ctx.is_main:  # only the main process reports, evaluates and saves
+            cb = Callbacks()
+            log = lambda msg: None  # noqa: E731
     model_dir = resolve_model(cfg.model_name_or_path)
     tokenizer = load_tokenizer(model_dir)
     labels = label_list_for(train, state.get("labels"))
@@ -363,10 +422,25 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
     dev_eval = stratified_sample(dev, cfg.eval_max_sentences, cfg.seed)
     model = _build_model(str(ckpt_dir / "model") if state else model_dir, labels, cfg, device)
     optimizer = _optimizer(model, cfg, device)
-    # steps: estimate batches per epoch from one epoch's plan
-    plan0 = make_batches(epoch_order(langs, cfg.language_sampling_alpha, random.Random(cfg.seed)), lengths, cfg,
-                         random.Random(cfg.seed))
-    steps_per_epoch = max(1, math.ceil(len(plan0) / cfg.gradient_accumulation_steps))
+    forward = model
+    if dist_ctx.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        forward = DistributedDataParallel(model, device_ids=[dist_ctx.local_rank] if device.startswith("cuda")
+                                          else None)
+
+    def rank_plan(epoch_idx: int) -> list[list[int]]:
+        """This rank's batches of an epoch: every rank builds the same seeded plan and takes every
+        world_size-th batch, cut to equal counts so that no rank waits for a missing all-reduce."""
+        full = make_batches(epoch_order(langs, cfg.language_sampling_alpha, random.Random(cfg.seed + epoch_idx)),
+                            lengths, cfg, random.Random(cfg.seed + 1000 + epoch_idx))
+        if not dist_ctx.enabled:
+            return full
+        per_rank = max(1, len(full) // dist_ctx.world_size)
+        return full[dist_ctx.rank::dist_ctx.world_size][:per_rank]
+
+    # steps: batches per epoch from one epoch's plan
+    steps_per_epoch = max(1, math.ceil(len(rank_plan(0)) / cfg.gradient_accumulation_steps))
     total_steps = cfg.max_steps if cfg.max_steps > 0 else max(1, math.ceil(steps_per_epoch * cfg.num_train_epochs))
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     step = 0
@@ -397,6 +471,9 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
     t_log = time.perf_counter()
 
     def save_checkpoint() -> None:
+        if not dist_ctx.is_main:
+            dist_ctx.barrier()
+            return
         tmp = ckpt_dir.with_name(ckpt_dir.name + ".tmp")
         if tmp.exists():
             import shutil
@@ -412,6 +489,7 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
             import shutil
             shutil.rmtree(ckpt_dir)
         os.replace(tmp, ckpt_dir)
+        dist_ctx.barrier()
 
     def run_eval() -> bool:
         """Evaluate on dev; save the best model; return True when early stopping says stop."""
@@ -442,10 +520,9 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
     done = step >= total_steps
     try:
         while not done:
-            plan = make_batches(epoch_order(langs, cfg.language_sampling_alpha, random.Random(cfg.seed + epoch)),
-                                lengths, cfg, random.Random(cfg.seed + 1000 + epoch))
+            plan = rank_plan(epoch)
             while batch_pos < len(plan):
-                if cb.should_stop and cb.should_stop():
+                if dist_ctx.any(bool(cb.should_stop and cb.should_stop())):
                     status = "STOPPED"
                     save_checkpoint()
                     log(f"stopped at step {step}; checkpoint saved")
@@ -458,7 +535,8 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
                 real = int(enc["attention_mask"].sum())  # counted on the CPU copy: no device sync
                 padded = enc["input_ids"].numel()
                 enc = {k: v.to(device, non_blocking=True) for k, v in enc.items()}
-                out_ = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], labels=enc["labels"])
+                out_ = forward(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                               labels=enc["labels"])
                 loss = out_.loss / cfg.gradient_accumulation_steps
                 loss.backward()
                 # summed on the device; read (and checked for NaN) only when logged, to avoid a sync per step
@@ -496,7 +574,7 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
                                                  "epoch": step / steps_per_epoch})
                         loss_acc, micro, window_count, token_count, t_log = 0.0, 0, 0, 0, now
                     if step % eval_every == 0 or step >= total_steps:
-                        stop_early = run_eval()
+                        stop_early = dist_ctx.any(run_eval() if dist_ctx.is_main else False)
                         save_checkpoint()
                         t_log = time.perf_counter()
                         if stop_early:
@@ -519,8 +597,13 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
                                   "gradient_accumulation_steps to keep the effective batch), or lower "
                                   "max_seq_length.") from exc
         raise
-    if status == "FINISHED" and (not dev_eval or not (out / MODEL_DIR).exists()):
+    if status == "FINISHED" and dist_ctx.is_main and (not dev_eval or not (out / MODEL_DIR).exists()):
         save_model(model, tokenizer, str(out / MODEL_DIR), cfg, labels, {"step": step})
+    if dist_ctx.enabled:
+        import torch.distributed as tdist
+
+        tdist.barrier()
+        tdist.destroy_process_group()
     wall = time.perf_counter() - t_start
     return FitResult(status=status, model_dir=str(out / MODEL_DIR), best_dev_f1=best_f1, steps=step,
                      train_seconds=wall, sentences_per_s=seen_windows / train_time if train_time else 0.0,
@@ -666,7 +749,11 @@ def train_run(run, store, resume: bool = False) -> dict:
 
     cb = Callbacks(on_metrics=lambda step, m: store.log_metrics(run.run_id, step, m), on_progress=on_progress,
                    should_stop=lambda: store.stop_requested(run.run_id), log=log)
-    result = fit(cfg, splits["train"], splits["dev"], str(run_dir), cb, resume=resume, checkpoint_dir=str(ckpt))
+    n_procs = ddp_process_count(cfg)
+    if n_procs > 1:
+        result = _fit_distributed(run, n_procs, resume, log)
+    else:
+        result = fit(cfg, splits["train"], splits["dev"], str(run_dir), cb, resume=resume, checkpoint_dir=str(ckpt))
     if result.status == "STOPPED":
         return {"status": "STOPPED", "best_dev_f1": result.best_dev_f1}
     store.update_run(run.run_id, model_dir=result.model_dir)
@@ -704,3 +791,41 @@ def train_run(run, store, resume: bool = False) -> dict:
     summary["wall_seconds"] = round(time.perf_counter() - t0, 1)
     return {"status": "FINISHED", "model_dir": result.model_dir, "best_dev_f1": result.best_dev_f1,
             "summary": summary}
+
+
+def ddp_process_count(cfg: TrainConfig) -> int:
+    """How many data-parallel processes a run uses: ``ddp_processes`` when set, else the number of visible GPUs
+    when there are several and the device is ``auto``/``cuda``, else 1."""
+    if cfg.ddp_processes:
+        return cfg.ddp_processes
+    if cfg.device not in ("auto", "cuda"):
+        return 1
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.device_count() > 1 else 1
+
+
+def _fit_distributed(run, n_procs: int, resume: bool, log: Callable[[str], None]) -> FitResult:
+    """Run :func:`fit` in ``n_procs`` processes with ``torch.distributed.run`` (torchrun) and return rank 0's
+    result. The worker process keeps its heartbeat and does the final evaluation itself afterwards.
+
+    Raises:
+        StudioError: E302 when the distributed job fails (its output is in the run log).
+    """
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n_procs}",
+           "-m", "core.ddp", "--run", run.run_id] + (["--resume"] if resume else [])
+    log(f"data-parallel training in {n_procs} processes: {' '.join(cmd[1:])}")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, check=False)
+    from core.store import RunStore
+
+    result_file = RunStore().run_dir(run.run_id) / "fit_result.json"
+    if proc.returncode != 0 or not result_file.exists():
+        raise StudioError("E302", f"the distributed training job exited with status {proc.returncode}",
+                          fix="See the run log for the failing rank's traceback.")
+    data = json.loads(result_file.read_text(encoding="utf-8"))
+    return FitResult(**data)

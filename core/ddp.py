@@ -1,0 +1,53 @@
+"""Entry point of one data-parallel training process: ``torchrun ... -m core.ddp --run RUN [--resume]``.
+
+Launched by :func:`core.trainer._fit_distributed` from the run's worker. Every rank reads the run's data and
+calls :func:`core.trainer.fit`; rank 0 reports metrics and progress to the store, obeys stop requests (broadcast
+to the other ranks), evaluates, saves, and writes ``fit_result.json`` for the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train one rank of a run; returns the process exit status (0 on success)."""
+    from core.config import TrainConfig
+    from core.store import RunStore
+    from core.trainer import Callbacks, DistContext, fit, load_run_data
+
+    ap = argparse.ArgumentParser(prog="python -m core.ddp")
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args(argv)
+    ctx = DistContext.from_env()
+    store = RunStore()
+    run = store.get_run(args.run)
+    cfg = TrainConfig.from_dict({k: v for k, v in run.config.items() if not k.startswith("_")})
+    log = (lambda msg: print(f"[rank 0] {msg}", flush=True)) if ctx.is_main else (lambda msg: None)
+    splits = load_run_data(run.data, cfg, log)
+    cb = Callbacks()
+    if ctx.is_main:
+        total = {"set": False}
+
+        def on_progress(step: int, n: int) -> None:
+            if not total["set"]:
+                store.update_run(run.run_id, total_steps=n)
+                total["set"] = True
+
+        cb = Callbacks(on_metrics=lambda step, m: store.log_metrics(run.run_id, step, m), on_progress=on_progress,
+                       should_stop=lambda: store.stop_requested(run.run_id), log=log)
+    result = fit(cfg, splits["train"], splits["dev"], str(store.run_dir(run.run_id)), cb, resume=args.resume,
+                 checkpoint_dir=str(store.checkpoint_dir(run.run_id)))
+    if ctx.is_main:
+        data = dataclasses.asdict(result)
+        data["dev"] = None  # the worker re-evaluates with the saved best model
+        (store.run_dir(run.run_id) / "fit_result.json").write_text(json.dumps(data), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
