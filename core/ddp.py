@@ -1,4 +1,6 @@
-"""Entry point of one data-parallel training process: ``torchrun ... -m core.ddp --run RUN [--resume]``.
+"""Entry point of one data-parallel training process: ``torchrun ... -m core.ddp RUN_ID [resume]``.
+
+Arguments are positional because torchrun's own parser would take ``--run`` for its ``--run-path``.
 
 Launched by :func:`core.trainer._fit_distributed` from the run's worker. Every rank reads the run's data and
 calls :func:`core.trainer.fit`; rank 0 reports metrics and progress to the store, obeys stop requests (broadcast
@@ -20,9 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     from core.trainer import Callbacks, DistContext, fit, load_run_data
 
     ap = argparse.ArgumentParser(prog="python -m core.ddp")
-    ap.add_argument("--run", required=True)
-    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("run")
+    ap.add_argument("mode", nargs="?", choices=("resume",), help="continue from the checkpoint")
     args = ap.parse_args(argv)
+    args.resume = args.mode == "resume"
     ctx = DistContext.from_env()
     store = RunStore()
     run = store.get_run(args.run)

@@ -816,7 +816,7 @@ def _fit_distributed(run, n_procs: int, resume: bool, log: Callable[[str], None]
     import sys
 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n_procs}",
-           "-m", "core.ddp", "--run", run.run_id] + (["--resume"] if resume else [])
+           "-m", "core.ddp", run.run_id] + (["resume"] if resume else [])
     log(f"data-parallel training in {n_procs} processes: {' '.join(cmd[1:])}")
     env = dict(os.environ)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
