@@ -155,3 +155,43 @@ def error_kinds_figure(error_counts: Mapping[str, Mapping[str, int]]):
     fig.update_layout(barmode="group", title="Errors per language", height=300,
                       margin=dict(l=40, r=10, t=40, b=35))
     return fig
+
+
+def selectable_confusion_figure(rows: Sequence[str], cols: Sequence[str], matrix: Sequence[Sequence[int]],
+                                normalize: bool = False, title: str = ""):
+    """:func:`confusion_figure` plus one invisible marker per cell, so that a click selects a cell.
+
+    Plotly heatmaps emit no selection events in Streamlit (streamlit/streamlit#8760); scatter markers do. The
+    second trace (``name="cells"``) has a marker at every ``(predicted, gold)`` cell centre whose
+    ``customdata`` is ``[gold, predicted, count]``; a selection event's point ``x`` / ``y`` are the predicted and
+    gold labels.
+    """
+    import plotly.graph_objects as go
+
+    fig = confusion_figure(rows, cols, matrix, normalize=normalize, title=title)
+    xs, ys, data = [], [], []
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            xs.append(c)
+            ys.append(r)
+            data.append([r, c, int(matrix[i][j])])
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="cells", customdata=data, showlegend=False,
+                             marker=dict(size=22, symbol="square", opacity=0.0),
+                             hovertemplate="gold %{customdata[0]}<br>predicted %{customdata[1]}<br>"
+                                           "count %{customdata[2]}<extra></extra>"))
+    fig.update_layout(clickmode="event+select")
+    return fig
+
+
+def per_language_f1_figure(runs: Mapping[str, Mapping[str, float | None]], title: str = "F1 per language"):
+    """Grouped bars: one bar group per language, one bar per run (n/a languages are left out of that run)."""
+    import plotly.graph_objects as go
+
+    langs = sorted({lang for v in runs.values() for lang in v})
+    fig = go.Figure()
+    for name, scores in runs.items():
+        fig.add_trace(go.Bar(name=name, x=langs, y=[scores.get(lang) for lang in langs]))
+    fig.update_layout(barmode="group", title=title, height=320, margin=dict(l=40, r=10, t=40, b=35),
+                      xaxis_title="language", yaxis_title="F1", legend=dict(orientation="h", y=-0.25))
+    fig.update_yaxes(range=[0, 1])
+    return fig

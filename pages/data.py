@@ -1,0 +1,165 @@
+"""Data: upload or point at corpus files, validate them, look at statistics and sentences, assign splits.
+
+Everything is saved in the workspace (core.datasets): a reload or a server restart loses nothing.
+"""
+
+import pandas as pd
+import streamlit as st
+
+from core import datasets
+from core.errors import StudioError
+from core.formats import FORMATS
+from core.plots import entity_counts_figure, length_histogram
+from core.render import RTL_LANGS, render_tokens
+from core.schemes import SCHEMES
+from core.splits import SPLITS, split_counts
+from pages._shared import setup, show_html
+
+PAGE_SIZE = 10
+COMMON_LANGS = ["auto", "en", "de", "es", "fr", "nl", "it", "pt", "ru", "ar", "zh", "ja", "hi", "tr", "sw"]
+
+store = setup("Data", "Upload a corpus, check it, and decide what is train, dev and test.")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading and checking the files...")
+def load_dataset(manifest_file: str, updated: float):
+    """The dataset read with its manifest (cached per manifest version; never mutated by the page)."""
+    import json
+
+    from core.datasets import Manifest, load
+
+    with open(manifest_file, encoding="utf-8") as fh:
+        manifest = Manifest(**json.load(fh))
+    return load(manifest)
+
+
+# ------------------------------------------------------------------------------------------------ add a dataset
+existing = store.list_datasets()
+with st.expander("Add a dataset", expanded=not existing):
+    source = st.radio("Source", ["Upload files", "Path on the server"], horizontal=True, key="data_source")
+    uploads, paths = [], []
+    if source == "Upload files":
+        files = st.file_uploader("Corpus files (several at once: train, dev and test files, one per language...)",
+                                 accept_multiple_files=True, key="data_upload")
+        uploads = [(f.name, f.getvalue()) for f in files or []]
+    else:
+        text = st.text_area("Files or folders on the server, one per line", key="data_paths",
+                            help="Referenced, not copied; the checked sentences are saved in the workspace.")
+        paths = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    c1, c2, c3, c4 = st.columns(4)
+    fmt = c1.selectbox("Format", ["auto", *FORMATS], key="data_format", help="auto detects it from the content.")
+    scheme = c2.selectbox("Tagging scheme", ["auto", *SCHEMES], key="data_scheme",
+                          help="auto detects IOB1 / IOB2 / IOBES / BILOU / BMES / IO; everything becomes IOB2.")
+    lang = c3.selectbox("Language", COMMON_LANGS, key="data_lang", accept_new_options=True,
+                        help="auto: from a lang field, a comment, the file name, or detection per block of "
+                             "sentences. Type any ISO code to force one.")
+    unit = c4.radio("Span offsets", ["char", "byte"], key="data_unit", horizontal=True,
+                    help="For span formats (doccano, Label Studio, spaCy): characters, or UTF-8 bytes.")
+    default_name = uploads[0][0] if uploads else (paths[0].rstrip("/").rsplit("/", 1)[-1] if paths else "")
+    name = st.text_input("Dataset name", value=default_name, key=f"data_name_{default_name}")
+    if st.button("Save and check", type="primary", key="data_save", disabled=not (uploads or paths)):
+        try:
+            with st.spinner("Saving the files and checking every sentence..."):
+                ds, _ = datasets.create(store, name or "dataset", files=paths, uploads=uploads,
+                                        options={"format": fmt, "scheme": scheme, "lang": lang, "offset_unit": unit},
+                                        source="upload" if uploads else "path")
+        except (StudioError, ValueError, OSError) as exc:
+            st.error(f"Nothing could be read: {exc}")
+        else:
+            st.session_state["data_ds"] = ds.id
+            st.success(f"Saved dataset {ds.name!r}.")
+            existing = store.list_datasets()
+
+# ------------------------------------------------------------------------------------------------ one dataset
+if not existing:
+    st.info("No dataset yet: upload files above, or use Quick start on the Home page to load the demo corpus.")
+    st.stop()
+
+names = {d.id: d.name for d in existing}
+if st.session_state.get("data_ds") not in names:
+    st.session_state["data_ds"] = existing[0].id
+ds_id = st.selectbox("Dataset", list(names), format_func=lambda i: f"{names[i]} ({i})", key="data_ds")
+manifest = datasets.read_manifest(store, ds_id)
+if manifest is None:
+    st.warning("This dataset was not saved by the studio (no dataset.json); add its files again above.")
+    st.stop()
+try:
+    loaded = load_dataset(str(datasets.manifest_path(store, ds_id)), manifest.updated)
+except StudioError as exc:
+    st.error(str(exc))
+    st.stop()
+stats = loaded.stats
+corpus = loaded.corpus
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Sentences", f"{stats['n_sentences']:,}")
+m2.metric("Tokens", f"{stats['n_tokens']:,}")
+m3.metric("Entities", f"{stats['n_entities']:,}")
+m4.metric("Languages", len(stats["languages"]))
+
+# validation report (spaCy debug-data style)
+st.subheader("Validation report")
+sections = datasets.report_sections(loaded)
+if sections["errors"]:
+    st.error(f"{len(sections['errors'])} error(s): these lines were not read as given. Fix the files and add them "
+             "again; training stays disabled while the dataset has errors.")
+    st.dataframe(pd.DataFrame(sections["errors"]), hide_index=True, key="data_errors")
+if sections["warnings"]:
+    st.warning(f"{len(sections['warnings'])} warning(s)")
+    st.dataframe(pd.DataFrame(sections["warnings"]), hide_index=True, key="data_warnings")
+for line in sections["good"]:
+    st.markdown(f":green[✔] {line}")
+
+# statistics per language
+st.subheader("Statistics per language")
+rows = []
+for lg, v in stats["per_language"].items():
+    rows.append({"language": lg, "sentences": v["sentences"], "tokens": v["tokens"], "entities": v["entities"],
+                 **{t: v["types"].get(t, 0) for t in stats["entity_types"]}})
+st.dataframe(pd.DataFrame(rows), hide_index=True, key="data_stats")
+c1, c2 = st.columns(2)
+c1.plotly_chart(entity_counts_figure(stats["per_language"]), key="data_entity_counts")
+c2.plotly_chart(length_histogram([len(s) for s in corpus.sentences]), key="data_lengths")
+
+# splits
+st.subheader("Splits")
+counts = split_counts(corpus.sentences)
+st.dataframe(pd.DataFrame([{"language": lg, **c} for lg, c in counts.items()]), hide_index=True, key="data_splits")
+mode = st.radio("Assign splits", ["by file", "random (seeded, stratified by language)"], horizontal=True,
+                index=0 if manifest.split_mode == "file" else 1, key=f"data_split_mode_{ds_id}")
+new = datasets.Manifest(**{**manifest.__dict__})
+if mode == "by file":
+    new.split_mode = "file"
+    new.file_splits = dict(manifest.file_splits)
+    for path in manifest.files:
+        current = manifest.file_splits.get(path, "train")
+        new.file_splits[path] = st.selectbox(path.rsplit("/", 1)[-1], SPLITS, index=SPLITS.index(current),
+                                             key=f"data_file_split_{ds_id}_{path}")
+else:
+    new.split_mode = "random"
+    r1, r2, r3 = st.columns(3)
+    seed = r1.number_input("Seed", value=int(manifest.random.get("seed", 42)), step=1, key=f"data_seed_{ds_id}")
+    dev = r2.slider("Dev share", 0.0, 0.4, float(manifest.random.get("dev", 0.1)), 0.05, key=f"data_dev_{ds_id}")
+    test = r3.slider("Test share", 0.0, 0.4, float(manifest.random.get("test", 0.1)), 0.05, key=f"data_test_{ds_id}")
+    new.random = {"seed": int(seed), "dev": float(dev), "test": float(test)}
+    st.caption("Documents stay together: every sentence of one document goes to the same split.")
+changed = (new.split_mode, new.file_splits, new.random) != (manifest.split_mode, manifest.file_splits, manifest.random)
+if st.button("Apply splits", key="data_apply_split", disabled=not changed):
+    with st.spinner("Writing the splits..."):
+        datasets.prepare(store, ds_id, new)
+    st.rerun()
+
+# paged preview
+st.subheader("Preview")
+p1, p2, p3 = st.columns(3)
+lang_filter = p1.selectbox("Language", ["all", *stats["languages"]], key="data_prev_lang")
+split_filter = p2.selectbox("Split", ["all", *SPLITS], key="data_prev_split")
+shown = [s for s in corpus.sentences if (lang_filter == "all" or s.lang == lang_filter)
+         and (split_filter == "all" or s.split == split_filter)]
+n_pages = max(1, -(-len(shown) // PAGE_SIZE))
+page = p3.number_input(f"Page (of {n_pages})", min_value=1, max_value=n_pages, value=1, step=1, key="data_prev_page")
+if not shown:
+    st.info("No sentence matches these filters.")
+for s in shown[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
+    st.text(f"{s.where.rsplit('/', 1)[-1]} · {s.lang} · {s.split}")
+    show_html(render_tokens(s.tokens, s.ner_tags, rtl=s.lang in RTL_LANGS))

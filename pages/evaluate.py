@@ -1,0 +1,101 @@
+"""Evaluate: scores per language x entity type, confusion matrices per language, the sentences behind a cell,
+and error kinds per language, from a finished run's stored predictions."""
+
+import os
+
+import pandas as pd
+import streamlit as st
+
+from core.analysis import cell_sentences, evaluate_records, load_predictions, prediction_files, top_confusion
+from core.errors import StudioError
+from core.plots import error_kinds_figure, scores_heatmap, selectable_confusion_figure
+from core.render import RTL_LANGS, render_comparison
+from core.runinfo import run_label
+from pages._shared import fmt_score, setup, show_html
+
+MAX_SENTENCES = 20
+store = setup("Evaluate", "Strict entity-level scores (seqeval, IOB2) per language and type, and where errors come from.")
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring the predictions...")
+def scored(path: str, mtime: float):
+    records = load_predictions(path)
+    return records, evaluate_records(records)
+
+
+runs = store.list_runs()
+files = {r.run_id: prediction_files(store.list_artifacts(r.run_id)) for r in runs}
+evaluated = [r for r in runs if files[r.run_id]]
+if not evaluated:
+    st.info("No evaluated run yet: a run writes its dev and test predictions when it finishes. Start one on the "
+            "Train page, or use Quick start on the Home page.")
+    st.stop()
+by_id = {r.run_id: r for r in evaluated}
+c1, c2 = st.columns([3, 1])
+run_id = c1.selectbox("Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="eval_run")
+split = c2.radio("Split", list(files[run_id]), horizontal=True, key="eval_split")
+path = files[run_id][split]
+try:
+    records, result = scored(path, os.path.getmtime(path) if os.path.exists(path) else 0.0)
+except StudioError as exc:
+    st.error(str(exc))
+    st.stop()
+
+o = result["overall"]
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Precision", fmt_score(o["precision"]))
+m2.metric("Recall", fmt_score(o["recall"]))
+m3.metric("F1", fmt_score(o["f1"]))
+m4.metric("Support (gold entities)", o["support"])
+
+# ------------------------------------------------------------------------------------------------ scores table
+st.subheader("Scores per language and type")
+metric = st.radio("Colour by", ["f1", "precision", "recall"], horizontal=True, key="eval_metric")
+st.plotly_chart(scores_heatmap(result["per_language_type"], metric), key="eval_heatmap")
+rows = []
+for lg, sc in result["per_language"].items():
+    rows.append({"language": lg, "type": "(all)", **sc})
+    for typ, tsc in result["per_language_type"][lg].items():
+        rows.append({"language": lg, "type": typ, **tsc})
+st.dataframe(pd.DataFrame(rows), hide_index=True, key="eval_table", column_config={
+    "f1": st.column_config.ProgressColumn("F1", min_value=0.0, max_value=1.0, format="%.3f"),
+    "precision": st.column_config.NumberColumn("precision", format="%.3f"),
+    "recall": st.column_config.NumberColumn("recall", format="%.3f")})
+
+# ------------------------------------------------------------------------------------------------ confusion
+st.subheader("Confusion matrix")
+langs = list(result["per_language"])
+k1, k2, k3 = st.columns(3)
+lang = k1.selectbox("Language", langs + ["all"], key="eval_cm_lang")
+level = k2.radio("Level", ["entity", "token"], horizontal=True, key="eval_cm_level",
+                 help="entity: gold type (or SPURIOUS) against predicted type (or MISSED); token: gold tag against "
+                      "predicted tag of every token.")
+normalize = k3.toggle("Normalize rows", key="eval_cm_norm", help="Divide each row by its total (recall per gold label).")
+cm = result["confusion"][lang][level]
+rows_l, cols_l = (cm["rows"], cm["cols"]) if level == "entity" else (cm["labels"], cm["labels"])
+event = st.plotly_chart(selectable_confusion_figure(rows_l, cols_l, cm["matrix"], normalize=normalize,
+                                                    title=f"{level}-level confusion, {lang}"),
+                        on_select="rerun", selection_mode="points", key=f"eval_cm_{run_id}_{split}_{lang}_{level}")
+points = list(event.selection.points) if event is not None and event.selection else []
+default = top_confusion(rows_l, cols_l, cm["matrix"]) or (rows_l[0], cols_l[0])
+st.caption("Click a cell, or choose it here:")
+f1c, f2c = st.columns(2)
+gold = f1c.selectbox("Gold", rows_l, index=rows_l.index(default[0]), key=f"eval_gold_{lang}_{level}")
+pred = f2c.selectbox("Predicted", cols_l, index=cols_l.index(default[1]), key=f"eval_pred_{lang}_{level}")
+if points:
+    data = points[0].get("customdata")
+    gold, pred = (data[0], data[1]) if data else (points[0].get("y"), points[0].get("x"))
+hits = cell_sentences(records, lang, level, gold, pred)
+st.write(f"**{len(hits)}** sentence(s) with gold `{gold}` predicted as `{pred}`"
+         + (f" (the first {MAX_SENTENCES} shown)" if len(hits) > MAX_SENTENCES else ""))
+for i in hits[:MAX_SENTENCES]:
+    r = records[i]
+    st.text(f"#{r.index} · {r.lang} · {r.where}")
+    show_html(render_comparison(r.tokens, r.gold, r.pred, rtl=r.lang in RTL_LANGS))
+
+# ------------------------------------------------------------------------------------------------ error kinds
+st.subheader("Error kinds per language")
+st.plotly_chart(error_kinds_figure(result["error_counts"]), key="eval_errors")
+st.caption("missed: a gold entity with no overlapping prediction; spurious: a prediction over no gold entity; "
+           "wrong type: same span, other type; wrong boundary: overlapping span, same type. Review them on the "
+           "Review page.")

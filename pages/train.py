@@ -1,0 +1,184 @@
+"""Train: pick a dataset and a preset, adjust any setting, launch a background run, and watch it live.
+
+The run store is the source of truth: the run shown by default is the newest active run in the store, so a
+reloaded or second tab re-attaches to a running job. The live panel is a fragment that re-runs every 2 s while
+the run is active and reads only the metric rows it has not drawn yet (core.live).
+"""
+
+import pandas as pd
+import streamlit as st
+
+from core import datasets, jobs
+from core.config import DEFAULT_MODEL, TrainConfig
+from core.device import describe_device
+from core.errors import StudioError
+from core.live import refresh
+from core.models import list_models
+from core.plots import f1_figure, line_figure, loss_figure
+from core.presets import PRESET_HELP, PRESETS, config_fields, estimate_duration, format_seconds
+from core.runinfo import run_label
+from core.store import FAILED, FINISHED, STOPPED
+from pages._shared import fmt_score, setup
+
+REFRESH_S = 2.0
+store = setup("Train", "Fine-tune a multilingual encoder on a dataset; the run continues if you close the tab.")
+
+# ------------------------------------------------------------------------------------------------ which run
+runs = store.list_runs(limit=50)
+by_id = {r.run_id: r for r in runs}
+pending = st.session_state.pop("train_run_pending", None)
+if pending in by_id:
+    st.session_state["train_run"] = pending
+if st.session_state.get("train_run") not in by_id:
+    active = [r for r in runs if r.active]
+    if runs:
+        st.session_state["train_run"] = (active or runs)[0].run_id
+
+
+def live_panel(run_id: str, was_active: bool) -> None:
+    """Progress, ETA, curves and log of one run; re-runs on its own while the run is active."""
+    jobs.check_alive(store)  # a worker that died meanwhile shows FAILED at the next tick
+    run = store.find_run(run_id)
+    if run is None:
+        st.warning("This run was deleted.")
+        return
+    key = f"live_{run_id}"
+    series = refresh(st.session_state.get(key), run_id, run.attempt, lambda after: store.metrics_since(run_id, after))
+    st.session_state[key] = series
+    step, total = run.progress
+    eta = series.eta_seconds(step, total) if run.active else None
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.metric("Status", run.status)
+    c2.metric("Step", f"{step}/{total}" if total else str(step))
+    c3.metric("ETA", format_seconds(eta) if run.active else "-")
+    c4.metric("Best dev F1", fmt_score(run.best_dev_f1))
+    c5.metric("Elapsed", format_seconds(run.duration))
+    if run.active:
+        text = "waiting for the device" if run.status == "SCHEDULED" else f"step {step} of {total or '?'}"
+        st.progress(run.fraction or 0.0, text=text)
+    loss = series.get("train_loss") or series.get("loss")
+    g1, g2 = st.columns(2)
+    g1.plotly_chart(loss_figure(loss, series.get("eval_loss")), key=f"live_loss_{run_id}")
+    g2.plotly_chart(f1_figure(series.get("eval_f1") or series.get("dev_f1"), series.per_language_f1()),
+                    key=f"live_f1_{run_id}")
+    g3, g4 = st.columns(2)
+    g3.plotly_chart(line_figure({"learning rate": series.get("learning_rate")}, "Learning rate", "learning rate"),
+                    key=f"live_lr_{run_id}")
+    g4.plotly_chart(line_figure({"sentences/s": series.get("sentences_per_s")}, "Training speed", "sentences/s"),
+                    key=f"live_speed_{run_id}")
+    if not loss and run.active:
+        st.caption("The first points appear after a few steps (loading the model takes a little while).")
+    with st.expander("Log"):
+        st.code(jobs.log_tail(store.log_path(run_id), 60) or "(empty)", language=None)
+    if was_active and not run.active:
+        st.rerun(scope="app")  # switch the timer off and show the final state
+
+
+if runs:
+    ids = list(by_id)
+    run_id = st.selectbox("Run", ids, format_func=lambda i: run_label(by_id[i]), key="train_run",
+                          help="The newest running run is picked when you open this page.")
+    run = by_id[run_id]
+    b1, b2, _ = st.columns([1, 1, 4])
+    if b1.button("Stop", key="train_stop", disabled=not run.active,
+                 help="The run stops at the next step and keeps a checkpoint you can resume."):
+        jobs.stop(run_id, store)
+        st.rerun()
+    if b2.button("Resume", key="train_resume", disabled=run.status not in (STOPPED, FAILED),
+                 help="Continue from the last checkpoint."):
+        try:
+            jobs.resume(run_id, store)
+        except StudioError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+    st.fragment(live_panel, run_every=REFRESH_S if run.active else None)(run_id, run.active)
+    if run.status == FAILED and run.error:
+        st.error("The run failed. The end of its log:")
+        st.code(run.error, language=None)
+    if run.status == FINISHED:
+        test = run.summary.get("test") or run.summary.get("dev") or {}
+        if test.get("per_language"):
+            st.write("Final scores per language (strict entity level):")
+            st.dataframe(pd.DataFrame([{"language": lg, **sc} for lg, sc in test["per_language"].items()]),
+                         hide_index=True, key="train_final")
+        for w in run.summary.get("warnings", []):
+            st.warning(w)
+        st.caption(f"Training took {format_seconds(run.summary.get('train_seconds'))}. "
+                   "Look at the errors on the Evaluate page.")
+else:
+    st.info("No runs yet: start one below, or use Quick start on the Home page.")
+
+# ------------------------------------------------------------------------------------------------ new run
+st.divider()
+with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
+    all_ds = store.list_datasets()
+    ready = [(d, datasets.read_manifest(store, d.id)) for d in all_ds]
+    ready = [(d, m) for d, m in ready if m is not None]
+    if not ready:
+        st.info("No dataset yet: add one on the Data page, or use Quick start on the Home page.")
+        st.stop()
+    names = {d.id: (d, m) for d, m in ready}
+    ds_id = st.selectbox("Dataset", list(names), format_func=lambda i: names[i][0].name, key="train_ds")
+    ds, manifest = names[ds_id]
+    summ = manifest.summary
+    st.caption(f"{summ.get('n_sentences', 0):,} sentences ({', '.join(f'{k} {v}' for k, v in summ.get('splits', {}).items())}); "
+               f"languages: {', '.join(summ.get('languages', {}))}")
+    preset = st.radio("Preset", list(PRESETS), horizontal=True, key="train_preset",
+                      captions=[PRESET_HELP[p] for p in PRESETS])
+    base = {**TrainConfig().to_dict(), **PRESETS[preset]}
+    models = [m["name"] for m in list_models()]
+    OTHER = "Other (local folder or Hugging Face id)"
+    c1, c2 = st.columns(2)
+    mchoice = c1.selectbox("Model", models + [OTHER], index=models.index(DEFAULT_MODEL) if DEFAULT_MODEL in models else 0,
+                           key="train_model", help=config_fields()[0].help)
+    model = c1.text_input("Model folder or Hub id", key="train_model_other") if mchoice == OTHER else mchoice
+    dev_info = describe_device()
+    choices = list(dict.fromkeys(dev_info.choices + [base["device"]]))
+    device = c2.selectbox("Device", choices, index=choices.index(base["device"]), key=f"train_device_{preset}",
+                          help=f"This machine: {dev_info.text}.")
+    if device.startswith("cuda") and not dev_info.gpus:
+        c2.warning("No GPU was found on this machine: the run would fail. Choose cpu or auto.")
+    values = {"model_name_or_path": model, "device": device}
+    with st.expander("All settings"):
+        cols = st.columns(3)
+        shown = [f for f in config_fields() if f.name not in values]
+        for i, f in enumerate(shown):
+            col, k, v = cols[i % 3], f"cfg_{preset}_{f.name}", base[f.name]
+            if f.kind == "bool":
+                values[f.name] = col.checkbox(f.name, value=bool(v), key=k, help=f.help)
+            elif f.kind == "int":
+                values[f.name] = int(col.number_input(f.name, value=int(v), step=1, key=k, help=f.help))
+            elif f.kind == "float":
+                values[f.name] = float(col.number_input(f.name, value=float(v), format="%g", key=k, help=f.help,
+                                                        step=1e-5 if f.name == "learning_rate" else None))
+            elif f.kind == "choice":
+                values[f.name] = col.selectbox(f.name, f.choices, index=f.choices.index(v), key=k, help=f.help)
+            else:
+                values[f.name] = col.text_input(f.name, value=str(v), key=k, help=f.help)
+    name = st.text_input("Run name (optional)", key="train_name")
+    try:
+        cfg = TrainConfig.from_dict(values)
+    except StudioError as exc:
+        st.error(str(exc))
+        cfg = None
+    n_errors = summ.get("n_errors", 0)
+    if n_errors:
+        st.error(f"The dataset has {n_errors} error(s): fix them (see the Data page) before training.")
+    if cfg is not None:
+        on = "gpu" if (device.startswith("cuda") or (device == "auto" and dev_info.gpus)) else "cpu"
+        secs = estimate_duration(summ.get("n_train", 0), summ.get("avg_tokens", 15.0), cfg, on, dev_info.cpu_cores)
+        st.caption(f"Estimated duration on {on.upper()}: about {format_seconds(secs)} (a rough estimate; the live "
+                   "panel shows the real rate).")
+    if st.button("Launch", type="primary", key="train_launch",
+                 disabled=cfg is None or bool(n_errors) or not model or not summ.get("n_train")):
+        try:
+            with st.spinner("Starting the training process..."):
+                new = store.create_run({**cfg.to_dict(), "_preset": preset}, datasets.run_data(store, ds),
+                                       name=name or None)
+                jobs.launch(new.run_id, store)
+        except StudioError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["train_run_pending"] = new.run_id
+            st.rerun()
