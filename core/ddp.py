@@ -17,9 +17,8 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     """Train one rank of a run; returns the process exit status (0 on success)."""
-    from core.config import TrainConfig
     from core.store import RunStore
-    from core.trainer import Callbacks, DistContext, fit, load_run_data
+    from core.trainer import Callbacks, DistContext, fit, load_run_data, run_config, store_callbacks
 
     ap = argparse.ArgumentParser(prog="python -m core.ddp")
     ap.add_argument("run")
@@ -29,20 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     ctx = DistContext.from_env()
     store = RunStore()
     run = store.get_run(args.run)
-    cfg = TrainConfig.from_dict({k: v for k, v in run.config.items() if not k.startswith("_")})
+    cfg = run_config(run)
     log = (lambda msg: print(f"[rank 0] {msg}", flush=True)) if ctx.is_main else (lambda msg: None)
     splits = load_run_data(run.data, cfg, log)
-    cb = Callbacks()
-    if ctx.is_main:
-        total = {"set": False}
-
-        def on_progress(step: int, n: int) -> None:
-            if not total["set"]:
-                store.update_run(run.run_id, total_steps=n)
-                total["set"] = True
-
-        cb = Callbacks(on_metrics=lambda step, m: store.log_metrics(run.run_id, step, m), on_progress=on_progress,
-                       should_stop=lambda: store.stop_requested(run.run_id), log=log)
+    cb = store_callbacks(run, store, log) if ctx.is_main else Callbacks()
     result = fit(cfg, splits["train"], splits["dev"], str(store.run_dir(run.run_id)), cb, resume=args.resume,
                  checkpoint_dir=str(store.checkpoint_dir(run.run_id)))
     if ctx.is_main:

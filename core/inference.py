@@ -112,39 +112,61 @@ class Predictor:
         Returns:
             One :class:`Prediction` per sentence, ``len(tags) == len(words)`` always (empty sentence: empty).
         """
-        from core.alignment import collate, encode_words, merge_window_predictions
+        return self.predict_with_loss(sentences, None, max_sentences, max_tokens)[0]
+
+    def predict_with_loss(self, sentences: Sequence[Sequence[str]], label_ids: Sequence[Sequence[int]] | None,
+                          max_sentences: int = 64, max_tokens: int = 8192) -> tuple[list[Prediction], float | None]:
+        """Tag sentences and, given gold label ids (one per word), also return the mean cross-entropy over the
+        first subwords of labelled words (the training loss's definition), from the same forward pass.
+
+        Returns:
+            ``(predictions, mean_loss)``; ``mean_loss`` is None without labels or when no word is labelled.
+        """
+        import math
+
+        from core.alignment import IGNORE_INDEX, collate, encode_words, merge_window_predictions
 
         torch = self._torch
         windows = []
         owner: list[int] = []
         for si, words in enumerate(sentences):
-            for w in encode_words(self.tokenizer, list(words), self.max_seq_length, self.stride):
+            labels = list(label_ids[si]) if label_ids is not None else None
+            for w in encode_words(self.tokenizer, list(words), self.max_seq_length, self.stride, labels=labels):
                 windows.append(w)
                 owner.append(si)
-        logits_of: list = [None] * len(windows)
+        probs_of: list = [None] * len(windows)
         pad_id = self.tokenizer.pad_token_id or 0
+        nll, n_labelled = 0.0, 0
         with torch.inference_mode():
             for batch in batches_by_length([len(w.input_ids) for w in windows], max_sentences, max_tokens):
                 enc = collate([windows[i] for i in batch], pad_id)
                 out = self.model(input_ids=enc["input_ids"].to(self.device),
                                  attention_mask=enc["attention_mask"].to(self.device))
                 probs = out.logits.float().softmax(-1).cpu()  # [batch, seq, num_labels] float32
+                if label_ids is not None:
+                    lab = enc["labels"]  # [batch, seq] int64, -100 where not scored
+                    mask = lab != IGNORE_INDEX
+                    if mask.any():
+                        picked = probs[mask].gather(1, lab[mask].unsqueeze(1)).clamp_min(1e-12)
+                        nll += float(-picked.log().sum())
+                        n_labelled += int(mask.sum())
                 for row, i in enumerate(batch):
-                    logits_of[i] = probs[row, : len(windows[i].input_ids)]
+                    probs_of[i] = probs[row, : len(windows[i].input_ids)]
         per_sentence: list[list[int]] = [[] for _ in sentences]
         for wi, si in enumerate(owner):
             per_sentence[si].append(wi)
         results: list[Prediction] = []
         for si, words in enumerate(sentences):
-            wins = [windows[i] for i in per_sentence[si]]
-            probs = [logits_of[i] for i in per_sentence[si]]
             if not words:
                 results.append(Prediction([], []))
                 continue
+            wins = [windows[i] for i in per_sentence[si]]
+            probs = [probs_of[i] for i in per_sentence[si]]
             ids, scores = merge_window_predictions(len(words), wins, probs, return_scores=True)
             tags, _ = to_iob2([self.id2label[i] for i in ids], "IOB2")
-            results.append(Prediction(tags, [float(s) for s in scores]))
-        return results
+            results.append(Prediction(tags, [float(x) for x in scores]))
+        loss = nll / n_labelled if n_labelled else None
+        return results, (loss if loss is None or math.isfinite(loss) else None)
 
     def predict_text(self, text: str, lang: str | None = None) -> dict:
         """Tag raw text in any language.

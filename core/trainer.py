@@ -324,24 +324,23 @@ def save_model(model, tokenizer, out_dir: str, cfg: TrainConfig, labels: list[st
         shutil.rmtree(old)
 
 
-def _eval_predictions(model, tokenizer, sentences: Sequence[Sentence], cfg: TrainConfig, device: str):
+def evaluate_sentences(model, tokenizer, sentences: Sequence[Sentence], cfg: TrainConfig, device: str) -> dict:
+    """Entity scores of ``model`` on gold ``sentences`` (``core.metrics.evaluate`` shape) plus ``predictions``
+    and ``loss`` (mean cross-entropy of the labelled first subwords, as in training; labels unknown to the model
+    count as ``O``)."""
     from core.inference import Predictor
+    from core.metrics import evaluate
 
     pred = Predictor("", device=device, max_seq_length=cfg.max_seq_length, stride=cfg.stride,
                      model=model, tokenizer=tokenizer)
-    out = pred.predict_tokens([s.tokens for s in sentences])
+    label2id = {v: k for k, v in pred.id2label.items()}
+    gold_ids = [[label2id.get(t, 0) for t in s.ner_tags] for s in sentences]
+    preds, loss = pred.predict_with_loss([s.tokens for s in sentences], gold_ids)
     model.train()
-    return out
-
-
-def evaluate_sentences(model, tokenizer, sentences: Sequence[Sentence], cfg: TrainConfig, device: str) -> dict:
-    """Entity scores of ``model`` on gold ``sentences`` (``core.metrics.evaluate`` shape) plus ``predictions``."""
-    from core.metrics import evaluate
-
-    preds = _eval_predictions(model, tokenizer, sentences, cfg, device)
     res = evaluate([s.ner_tags for s in sentences], [p.tags for p in preds], [s.lang for s in sentences],
                    tokens=[s.tokens for s in sentences], max_errors=0)
     res["predictions"] = preds
+    res["loss"] = loss
     return res
 
 
@@ -500,6 +499,7 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
         last_dev = res
         f1 = res["overall"]["f1"] or 0.0
         metrics = {"eval_f1": f1, "eval_precision": res["overall"]["precision"] or 0.0,
+                   **({"eval_loss": res["loss"]} if res["loss"] is not None else {}),
                    "eval_recall": res["overall"]["recall"] or 0.0, "epoch": step / steps_per_epoch}
         for lang, sc in res["per_language"].items():
             if sc["f1"] is not None:
@@ -711,6 +711,24 @@ def write_model_card(model_dir: str, cfg: TrainConfig, data: dict, splits: dict[
     Path(model_dir, "README.md").write_text("\n".join(lines), encoding="utf-8")
 
 
+def run_config(run) -> TrainConfig:
+    """The validated TrainConfig of a stored run (keys starting with ``_`` are the worker's, not the config's)."""
+    return TrainConfig.from_dict({k: v for k, v in run.config.items() if not k.startswith("_")})
+
+
+def store_callbacks(run, store, log: Callable[[str], None]) -> Callbacks:
+    """Callbacks that report a run to the store: metric rows, the planned step count (once), stop requests."""
+    planned = {"set": False}
+
+    def on_progress(step: int, total: int) -> None:
+        if not planned["set"]:
+            store.update_run(run.run_id, total_steps=total)
+            planned["set"] = True
+
+    return Callbacks(on_metrics=lambda step, m: store.log_metrics(run.run_id, step, m), on_progress=on_progress,
+                     should_stop=lambda: store.stop_requested(run.run_id), log=log)
+
+
 def train_run(run, store, resume: bool = False) -> dict:
     """The worker's entry point: train ``run`` and report through ``store`` (see :mod:`core.worker`).
 
@@ -726,7 +744,7 @@ def train_run(run, store, resume: bool = False) -> dict:
     from core.inference import Predictor
     from core.metrics import evaluate
 
-    cfg = TrainConfig.from_dict({k: v for k, v in run.config.items() if not k.startswith("_")})
+    cfg = run_config(run)
     run_dir = store.run_dir(run.run_id)
     ckpt = store.checkpoint_dir(run.run_id)
 
@@ -740,15 +758,7 @@ def train_run(run, store, resume: bool = False) -> dict:
         step = checkpoint_step(str(ckpt))
         if step is not None:
             store.rewind_metrics(run.run_id, step)
-    total_set = {"done": False}
-
-    def on_progress(step: int, total: int) -> None:
-        if not total_set["done"]:
-            store.update_run(run.run_id, total_steps=total)
-            total_set["done"] = True
-
-    cb = Callbacks(on_metrics=lambda step, m: store.log_metrics(run.run_id, step, m), on_progress=on_progress,
-                   should_stop=lambda: store.stop_requested(run.run_id), log=log)
+    cb = store_callbacks(run, store, log)
     n_procs = ddp_process_count(cfg)
     if n_procs > 1:
         result = _fit_distributed(run, n_procs, resume, log)

@@ -41,7 +41,7 @@ def test_fit_saves_best_model_and_reports_metrics(tiny_model_dir, demo, tmp_path
               Callbacks(on_metrics=lambda s, m: rows.append((s, m))))
     assert res.status == "FINISHED" and res.steps == 12
     keys = set().union(*(m.keys() for _, m in rows))
-    assert {"train_loss", "learning_rate", "grad_norm", "sentences_per_s", "eval_f1"} <= keys
+    assert {"train_loss", "learning_rate", "grad_norm", "sentences_per_s", "eval_f1", "eval_loss"} <= keys
     langs = {s.lang for s in demo["dev"]}
     assert {f"eval_f1_{lang}" for lang in langs} <= keys
     # transformers folder with the label map, the tokenizer and safetensors weights
@@ -227,3 +227,21 @@ def test_two_process_ddp_on_cpu_with_gloo(tiny_model_dir, tmp_path):
     log = (tmp_path / "ws" / "runs" / out["run_id"] / "train.log").read_text()
     assert "data-parallel training in 2 processes" in log
     assert Path(out["model_dir"], "model.safetensors").exists()
+
+
+def test_eval_loss_equals_the_models_own_loss(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    from core.alignment import collate, encode_words
+    from core.inference import Predictor
+
+    pred = Predictor(tiny_model_dir, device="cpu")
+    words = ["Angela", "Merkel", "visitó", "Madrid", "ayer", "."]
+    ids = [7, 8, 0, 1, 0, 0]
+    _, loss = pred.predict_with_loss([words], [ids])
+    model = AutoModelForTokenClassification.from_pretrained(tiny_model_dir).eval()
+    enc = collate(encode_words(pred.tokenizer, words, 64, 8, labels=ids), pred.tokenizer.pad_token_id)
+    with torch.no_grad():
+        ref = model(**enc).loss.item()
+    assert loss == pytest.approx(ref, rel=1e-4)
