@@ -60,7 +60,10 @@ def f1_figure(overall: Points, per_language: Mapping[str, Points]):
         if pts:
             xs, ys = zip(*pts)
             fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines+markers", name=lang))
-    return _layout(fig, "Dev entity F1 (strict)", "F1", (0, 1))
+    fig = _layout(fig, "Dev entity F1 (strict)", "F1", (0, 1))
+    if len(fig.data) > 3:  # a legend of several rows under a half-width chart covers the axis title: right side
+        fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"))
+    return fig
 
 
 def line_figure(series: Mapping[str, Points], title: str, ytitle: str):

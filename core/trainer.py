@@ -291,12 +291,16 @@ def _use_bf16(cfg: TrainConfig, device: str) -> bool:
 def _optimizer(model, cfg: TrainConfig, device: str):
     import torch
 
-    decay, no_decay = [], []
+    groups_by_key: dict[tuple[bool, bool], list] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if p.ndim < 2 or "LayerNorm" in name or name.endswith(".bias") else decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        is_head = name.startswith("classifier") or ".classifier." in name
+        no_wd = p.ndim < 2 or "LayerNorm" in name or name.endswith(".bias")
+        groups_by_key.setdefault((is_head, no_wd), []).append(p)
+    groups = [{"params": params, "weight_decay": 0.0 if no_wd else cfg.weight_decay,
+               "lr": cfg.learning_rate * (cfg.classifier_lr_multiplier if is_head else 1.0)}
+              for (is_head, no_wd), params in sorted(groups_by_key.items())]
     kwargs = {"fused": True} if device.startswith("cuda") else {"foreach": True}
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, **kwargs)
 

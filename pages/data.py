@@ -36,6 +36,16 @@ def load_dataset(manifest_file: str, updated: float):
 # ------------------------------------------------------------------------------------------------ add a dataset
 existing = store.list_datasets()
 with st.expander("Add a dataset", expanded=not existing):
+    if st.button("Add the bundled demo corpus", key="data_demo",
+                 help="8 languages, PER / ORG / LOC / MISC, with train / dev / test files (assets/demo)."):
+        try:
+            with st.spinner("Registering the demo corpus..."):
+                demo = datasets.ensure_demo(store)
+        except (StudioError, FileNotFoundError) as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["data_ds"] = demo.id
+            existing = store.list_datasets()
     source = st.radio("Source", ["Upload files", "Path on the server"], horizontal=True, key="data_source")
     uploads, paths = [], []
     if source == "Upload files":
@@ -72,7 +82,7 @@ with st.expander("Add a dataset", expanded=not existing):
 
 # ------------------------------------------------------------------------------------------------ one dataset
 if not existing:
-    st.info("No dataset yet: upload files above, or use Quick start on the Home page to load the demo corpus.")
+    st.info("No dataset yet: upload files or add the bundled demo corpus above, or use Quick start on the Home page.")
     st.stop()
 
 names = {d.id: d.name for d in existing}

@@ -16,7 +16,6 @@ from core.live import refresh
 from core.models import list_models
 from core.plots import f1_figure, line_figure, loss_figure
 from core.presets import PRESET_HELP, PRESETS, config_fields, estimate_duration, format_seconds
-from core.runinfo import run_label
 from core.store import FAILED, FINISHED, STOPPED
 from pages._shared import fmt_score, setup
 
@@ -33,6 +32,11 @@ if st.session_state.get("train_run") not in by_id:
     active = [r for r in runs if r.active]
     if runs:
         st.session_state["train_run"] = (active or runs)[0].run_id
+
+
+def stable_label(run) -> str:
+    """``name (run id)``: a label that stays the same while the run goes on."""
+    return run.run_id if run.name in ("", run.run_id) else f"{run.name} ({run.run_id})"
 
 
 def live_panel(run_id: str, was_active: bool) -> None:
@@ -76,7 +80,9 @@ def live_panel(run_id: str, was_active: bool) -> None:
 
 if runs:
     ids = list(by_id)
-    run_id = st.selectbox("Run", ids, format_func=lambda i: run_label(by_id[i]), key="train_run",
+    # A label without the status: the browser keeps showing a selected option's old text when only its label
+    # changes (Streamlit 1.67), and the status changes under this page; the Status metric below shows it.
+    run_id = st.selectbox("Run", ids, format_func=lambda i: stable_label(by_id[i]), key="train_run",
                           help="The newest running run is picked when you open this page.")
     run = by_id[run_id]
     b1, b2, _ = st.columns([1, 1, 4])

@@ -215,6 +215,17 @@ def test_data_server_path_with_forced_options(store, tmp_path):
     assert list(frame(at, "language", "entities")["language"]) == ["de"]
 
 
+def test_data_add_demo_corpus(store):
+    at = open_page("data")
+    button(at, "data_demo").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [d.id for d in store.list_datasets()] == [datasets.DEMO_ID]
+    assert at.selectbox(key="data_ds").value == datasets.DEMO_ID
+    assert len(frame(at, "language", "entities")) == 8
+    button(at, "data_demo").click().run()  # a second click keeps the one dataset
+    assert [d.id for d in store.list_datasets()] == [datasets.DEMO_ID]
+
+
 def test_data_split_by_file_and_random(store, tmp_path):
     ds, _ = datasets.create(store, "two files", files=conll_files(tmp_path / "d"), options={"lang": "en"})
     at = open_page("data")
