@@ -82,7 +82,7 @@ def main() -> int:
     ap.add_argument("--ref-lr", type=float, default=1e-4, help="reference recipe learning rate (MODELS.md: 1e-4)")
     args = ap.parse_args()
     if args.quick:
-        args.n_train, args.n_dev, args.n_test, args.epochs = 600, 200, 300, 2.0
+        args.n_train, args.n_dev, args.n_test, args.epochs = 500, 200, 300, 3.0
     from core.models import resolve_model
 
     from bench.hf_recipe import hf_train_and_eval

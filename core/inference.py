@@ -73,13 +73,15 @@ class Predictor:
         max_seq_length: window size in subwords (default: the model's training value from
             ``ner_studio.json``, else 256).
         stride: overlap of windows in subwords.
+        precision: ``auto``, ``fp32`` or ``bf16`` (see :func:`core.trainer.use_bf16`; bf16 autocast where the
+            device multiplies bf16 natively).
 
     Raises:
         core.errors.ConfigError: E203 when the folder is not a usable model.
     """
 
     def __init__(self, model_dir: str, device: str = "auto", max_seq_length: int | None = None,
-                 stride: int | None = None, model=None, tokenizer=None) -> None:
+                 stride: int | None = None, model=None, tokenizer=None, precision: str = "auto") -> None:
         import torch
         from transformers import AutoModelForTokenClassification
 
@@ -91,6 +93,9 @@ class Predictor:
         self.max_seq_length = max_seq_length or int(meta.get("max_seq_length", 256))
         self.stride = stride if stride is not None else int(meta.get("stride", 32))
         self.device = pick_device(device)
+        from core.trainer import use_bf16
+
+        self.bf16 = use_bf16(precision, self.device)
         self.tokenizer = tokenizer or load_tokenizer(self.model_dir)
         if model is None:
             model = AutoModelForTokenClassification.from_pretrained(self.model_dir)
@@ -140,8 +145,9 @@ class Predictor:
         with torch.inference_mode():
             for batch in batches_by_length([len(w.input_ids) for w in windows], max_sentences, max_tokens):
                 enc = collate([windows[i] for i in batch], pad_id)
-                out = self.model(input_ids=enc["input_ids"].to(self.device),
-                                 attention_mask=enc["attention_mask"].to(self.device))
+                with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.bf16):
+                    out = self.model(input_ids=enc["input_ids"].to(self.device),
+                                     attention_mask=enc["attention_mask"].to(self.device))
                 probs = out.logits.float().softmax(-1).cpu()  # [batch, seq, num_labels] float32
                 if label_ids is not None:
                     lab = enc["labels"]  # [batch, seq] int64, -100 where not scored

@@ -12,6 +12,7 @@ from a clean clone. Runtime: about 2 to 3 minutes on 2 CPU cores.
 from __future__ import annotations
 
 import os
+import tempfile
 import re
 import signal
 import socket
@@ -31,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path(os.environ.get("NER_STUDIO_SCREENSHOTS") or ROOT / "docs" / "screenshots")  # where the PNGs go
+# Where the PNGs go: a temporary folder, unless NER_STUDIO_SCREENSHOTS names one (docs/screenshots to refresh the
+# README's pictures), so that a test run never dirties the working tree.
+SHOTS = Path(os.environ.get("NER_STUDIO_SCREENSHOTS") or tempfile.mkdtemp(prefix="ner_studio_shots_"))
 VIEWPORT = {"width": 1280, "height": 900}
 MAX_SHOT_HEIGHT = 2700
 REVIEWER = "browser-test"

@@ -236,7 +236,7 @@ def test_eval_loss_equals_the_models_own_loss(tiny_model_dir):
     from core.alignment import collate, encode_words
     from core.inference import Predictor
 
-    pred = Predictor(tiny_model_dir, device="cpu")
+    pred = Predictor(tiny_model_dir, device="cpu", precision="fp32")
     words = ["Angela", "Merkel", "visitó", "Madrid", "ayer", "."]
     ids = [7, 8, 0, 1, 0, 0]
     _, loss = pred.predict_with_loss([words], [ids])
