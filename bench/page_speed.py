@@ -39,12 +39,13 @@ def main() -> int:
 
     store = RunStore(ws)
     for i in range(args.runs):
-        run_id = finished_run(store, name=f"run {i}")
-        log_steps(store, run_id, range(1, 201))
-    live = running_run(store, name="live")
+        run = finished_run(store, name=f"run {i}")
+        log_steps(store, getattr(run, "run_id", run), range(1, 201))
+    live = running_run(store, name="live").run_id
     log_steps(store, live, range(1, 51))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     timings = {}
+    elements: dict[str, int] = {}
     for page in PAGES:
         at.switch_page(f"pages/{page}.py").run()
         if at.exception:
@@ -56,7 +57,10 @@ def main() -> int:
             dt = time.perf_counter() - t0
             best = dt if best is None else min(best, dt)
         timings[page] = round(best, 3)
-    out = {"pages": timings, "max_seconds": max(timings.values()), "runs": args.runs + 1}
+        if at.exception:
+            raise SystemExit(f"page {page} raised: {at.exception}")
+        elements[page] = sum(1 for _ in at.main)  # what was drawn: the timing is of a real render
+    out = {"pages": timings, "max_seconds": max(timings.values()), "runs": args.runs + 1, "elements": elements}
     print(json.dumps(out))
     return 0
 
