@@ -111,6 +111,13 @@ def prediction_files(artifacts: Iterable) -> dict[str, str]:
     return {s: out[s] for s in PREDICTION_KINDS if s in out}
 
 
+def runs_with_predictions(store) -> tuple[list, dict[str, dict[str, str]]]:
+    """Runs (newest first) that have prediction files, and run id -> {split: path} for them."""
+    runs = store.list_runs()
+    files = {r.run_id: prediction_files(store.list_artifacts(r.run_id)) for r in runs}
+    return [r for r in runs if files[r.run_id]], {k: v for k, v in files.items() if v}
+
+
 def _ents(tags: Sequence[str]) -> set[tuple[str, int, int]]:
     return set(entities(tags))
 
@@ -201,5 +208,5 @@ def top_confusion(rows: Sequence[str], cols: Sequence[str], matrix: Sequence[Seq
 
 
 __all__ = ["MISSED", "SPURIOUS", "Record", "cell_sentences", "entity_types", "error_kinds", "evaluate_records",
-           "filter_records", "load_predictions", "prediction_files", "records_from_sentences",
+           "filter_records", "load_predictions", "prediction_files", "runs_with_predictions", "records_from_sentences",
            "records_to_sentences", "top_confusion"]

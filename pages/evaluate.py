@@ -6,7 +6,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from core.analysis import cell_sentences, evaluate_records, load_predictions, prediction_files, top_confusion
+from core.analysis import cell_sentences, evaluate_records, load_predictions, runs_with_predictions, top_confusion
 from core.errors import StudioError
 from core.plots import error_kinds_figure, scores_heatmap, selectable_confusion_figure
 from core.render import RTL_LANGS, render_comparison
@@ -23,9 +23,7 @@ def scored(path: str, mtime: float):
     return records, evaluate_records(records)
 
 
-runs = store.list_runs()
-files = {r.run_id: prediction_files(store.list_artifacts(r.run_id)) for r in runs}
-evaluated = [r for r in runs if files[r.run_id]]
+evaluated, files = runs_with_predictions(store)
 if not evaluated:
     st.info("No evaluated run yet: a run writes its dev and test predictions when it finishes. Start one on the "
             "Train page, or use Quick start on the Home page.")

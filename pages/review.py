@@ -7,7 +7,7 @@ import time
 import streamlit as st
 
 from core import datasets
-from core.analysis import (entity_types, filter_records, load_predictions, prediction_files, records_from_sentences,
+from core.analysis import (entity_types, filter_records, load_predictions, records_from_sentences, runs_with_predictions,
                            records_to_sentences)
 from core.errors import StudioError
 from core.metrics import ERROR_KINDS
@@ -43,9 +43,7 @@ kind = st.radio("Sentences from", ["a run's predictions", "a dataset"], horizont
 run = None
 split = None
 if kind == "a run's predictions":
-    runs = store.list_runs()
-    files = {r.run_id: prediction_files(store.list_artifacts(r.run_id)) for r in runs}
-    runs = [r for r in runs if files[r.run_id]]
+    runs, files = runs_with_predictions(store)
     if not runs:
         st.info("No run has predictions yet: they are written when a run finishes. Start one on the Train page, or "
                 "review a dataset instead.")

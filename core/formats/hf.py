@@ -31,7 +31,7 @@ from pathlib import Path
 
 from core.corpus import ReadOptions, Sentence
 from core.errors import CorpusError, Report
-from core.formats.jsonio import LABEL_LIST_KEYS, iter_records, label_list_from
+from core.formats.jsonio import LABEL_LIST_KEYS, iter_csv_rows, iter_records, label_list_from
 from core.schemes import is_valid_tag
 
 _TOKEN_KEYS = ("tokens", "words")
@@ -247,18 +247,7 @@ def read_csv(path: str, text: str, options: ReadOptions, report: Report) -> list
     names = [h.strip().lower() for h in header]
     labels = _Labels(path, options, None)
     out: list[Sentence] = []
-    prev = reader.line_num
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            report.add("E106", f"CSV row could not be parsed ({exc}); rows after it were not read", file=path,
-                       line=reader.line_num)
-            break
-        line = prev + 1
-        prev = reader.line_num
+    for line, row in iter_csv_rows(reader, path, report):
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != len(names):

@@ -147,3 +147,26 @@ def _iter_lines(path: str, text: str, report: Report) -> list[tuple[int, object]
         except RecursionError:
             report.add("E105", "JSON nested too deeply; line skipped", file=path, line=i, text=line.strip())
     return records
+
+
+def iter_csv_rows(reader, path: str, report):
+    """``(line, row)`` for each row of a ``csv.reader`` after its header, ``line`` the row's 1-based first line.
+
+    A row the csv module cannot parse (an unterminated quote) ends the reading with E106 at that line: the rows
+    before it are kept. Shared by the HF-layout CSV reader and the sentence-id table reader.
+    """
+    import csv
+
+    prev = reader.line_num
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            report.add("E106", f"CSV row could not be parsed ({exc}); the rows after it were not read", file=path,
+                       line=reader.line_num)
+            return
+        line = prev + 1
+        prev = reader.line_num
+        yield line, row

@@ -21,6 +21,7 @@ import io
 
 from core.corpus import ReadOptions, Sentence
 from core.errors import CorpusError, Report
+from core.formats.jsonio import iter_csv_rows
 from core.schemes import is_valid_tag
 
 _SENT = ("sentence #", "sentence#", "sentence_id", "sentence id", "sentence", "sent_id", "sent id",
@@ -87,18 +88,7 @@ def read(path: str, text: str, options: ReadOptions, report: Report) -> list[Sen
             sentences.append(Sentence(toks, tags, source=path, line_start=start, line_end=last, sent_id=cur_id))
         toks, tags = [], []
 
-    prev = reader.line_num
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            report.add("E103", f"row could not be parsed ({exc}); the rows after it were not read", file=path,
-                       line=reader.line_num)
-            break
-        line = prev + 1
-        prev = reader.line_num
+    for line, row in iter_csv_rows(reader, path, report):
         if not row or all(not c.strip() for c in row):
             flush()
             continue
