@@ -14,9 +14,11 @@ Order of sources for one sentence (first that applies wins):
 Detection runs on groups, not single sentences, because langdetect is unreliable on one- to three-word input
 and costs about 2 ms a call whatever the length: one call per document (``-DOCSTART-``, ``# newdoc``, a document
 field) and, where a file has no documents, one call per block of :data:`BLOCK_SENTENCES` consecutive sentences.
-A group whose detection is unsure (top probability < :data:`MIN_GROUP_PROB`) is detected sentence by sentence,
-so mixed-language files still get per-sentence languages. Text with no letters (digits, dates, punctuation)
-gets ``und``, never an exception. Codes are ISO 639-1 where one exists (``zh-cn`` -> ``zh``).
+A group whose detection is unsure (top probability < :data:`MIN_GROUP_PROB`), or whose first or last sentence is
+confidently another language, is detected sentence by sentence (sentences too short to trust keep the group's
+language), so mixed-language files still get per-sentence languages. Text with no letters (digits, dates,
+punctuation) gets ``und`` when detected on its own, never an exception; inside a document or block it takes that
+group's language (a date line of a Spanish article is Spanish data). Codes are ISO 639-1 where one exists (``zh-cn`` -> ``zh``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ UND = "und"
 BLOCK_SENTENCES = 20
 MIN_GROUP_PROB = 0.9
 HINT_PROBES = 7
+MIN_LETTERS = 20
 _EXCERPT_CHARS = 600
 # Sources set by the file itself; never overridden.
 EXPLICIT_SOURCES = ("field", "comment", "prefix")
@@ -231,13 +234,34 @@ def _hint_confirmed(hint: str, groups: list[list[Sentence]], probes: int = HINT_
     return agree * 2 > len(picked)
 
 
+def _reliable(s: Sentence) -> bool:
+    """A sentence long enough for langdetect to be trusted on its own (at least :data:`MIN_LETTERS` letters);
+    one- to three-word sentences are often wrong (PITFALLS: 12 of 18 right)."""
+    return sum(1 for ch in sentence_text(s) if unicodedata.category(ch).startswith("L")) >= MIN_LETTERS
+
+
 def _detect_group(group: list[Sentence]) -> None:
-    """Detect one group's language; an unsure group (a mixed one) is detected sentence by sentence."""
+    """Detect one group's language. The group is checked against its first and last reliable sentence: when the
+    group is unsure or a probe confidently says another language (a dominant language can swallow a minority one
+    in a joint excerpt), every reliable sentence is detected on its own and the short ones keep the group's
+    language."""
     code, prob = detect(_excerpt(group))
-    if prob >= MIN_GROUP_PROB or len(group) == 1:
+    mixed = prob < MIN_GROUP_PROB
+    if not mixed and len(group) > 1:
+        probes = [s for s in group if _reliable(s)]
+        for s in {id(p): p for p in probes[:1] + probes[-1:]}.values():
+            c, p = detect(sentence_text(s))
+            if c != code and p >= MIN_GROUP_PROB:
+                mixed = True
+                break
+    if not mixed or len(group) == 1:
         for s in group:
             s.lang, s.lang_source = code, "detected"
         return
     for s in group:
-        c, _ = detect(sentence_text(s))
-        s.lang, s.lang_source = c, "detected"
+        text = sentence_text(s)
+        if not _has_letters(text):
+            s.lang, s.lang_source = UND, "detected"
+            continue
+        c, p = detect(text) if _reliable(s) else (UND, 0.0)
+        s.lang, s.lang_source = (c if p >= MIN_GROUP_PROB or code == UND else code), "detected"

@@ -68,3 +68,15 @@ def test_character_tokenised_chinese_is_joined_without_spaces():
     s = _sent(list("世界卫生组织星期三在长沙开设了新的办事处。"), source="weibo.train")
     assign_languages([s])
     assert s.lang == "zh"
+
+
+def test_minority_language_in_a_block_is_not_swallowed():
+    # Joined, this block is 'en' with probability 0.99999; the first sentence alone is confidently German.
+    de1 = "Der Bundeskanzler besuchte gestern die Stadt Hamburg mit seinen Ministern".split()
+    de2 = "Die Regierung hat heute ein neues Gesetz für die Schulen beschlossen".split()
+    en = ["The president of the company announced a new factory in the north of England".split(),
+          "Shares of the bank fell sharply after the report was published on Monday".split(),
+          "The minister said that the talks with the unions would continue next week".split()]
+    sents = [_sent(de1), _sent(de2)] + [_sent(t) for t in en] + [_sent(["Ok", "."])]
+    assign_languages(sents)
+    assert [s.lang for s in sents] == ["de", "de", "en", "en", "en", "en"]

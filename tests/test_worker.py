@@ -38,7 +38,7 @@ def make_run(store: RunStore, **config) -> str:
                             {"train": "fixture"}).run_id
 
 
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -48,7 +48,7 @@ def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
     raise TimeoutError(f"{what} not reached within {timeout} s")
 
 
-def wait_status(store: RunStore, run_id: str, *statuses: str, timeout: float = 10.0):
+def wait_status(store: RunStore, run_id: str, *statuses: str, timeout: float = 30.0):
     return wait_for(lambda: (r := store.get_run(run_id)).status in statuses and r, timeout,
                     f"run {run_id} in {statuses}")
 
@@ -110,7 +110,7 @@ def test_kill9_worker_is_marked_failed_with_log_tail(store):
     assert jobs.check_alive(store) == []
     # a FAILED run resumes from its last saved step
     jobs.resume(run_id, store)
-    wait_for(lambda: store.get_run(run_id).step >= run.step + 2, what="resumed steps")
+    wait_for(lambda: store.get_run(run_id).step >= run.step + 2, timeout=60.0, what="resumed steps")
     jobs.stop(run_id, store)
     wait_status(store, run_id, STOPPED)
     steps = [m.step for m in store.metric_history(run_id)["loss"]]
