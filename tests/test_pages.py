@@ -19,6 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import datasets
+from core.presets import PRESETS, QUICK
 from core.review import ReviewLog, review_path, source_id_for_run
 from core.store import FINISHED, RunStore
 from tests.ui_seed import XSS, conll_files, finished_run, log_steps, running_run
@@ -309,7 +310,7 @@ def test_train_form_estimate_and_launch(store, tmp_path, launched):
     assert any("No runs yet" in i.value for i in at.info)
     at.radio(key="train_preset").set_value("quick CPU demo").run()
     lr = at.number_input(key="cfg_quick CPU demo_learning_rate")
-    assert lr.value == pytest.approx(3e-4) and "learning rate" in lr.help.lower()
+    assert lr.value == pytest.approx(PRESETS[QUICK]["learning_rate"]) and "learning rate" in lr.help.lower()
     assert any("Estimated duration" in c.value for c in at.caption)
     lr.set_value(1e-4).run()
     button(at, "train_launch").click().run()
