@@ -323,13 +323,11 @@ def ensure_demo(store: RunStore) -> Dataset:
     Raises:
         FileNotFoundError: when ``assets/demo`` lacks its train/dev/test files.
     """
-    try:
+    if any(d.id == DEMO_ID for d in store.list_datasets()):  # registered before: reuse it when complete
         ds = store.get_dataset(DEMO_ID)
         if read_manifest(store, DEMO_ID) is not None:
             return ds
         store.delete_dataset(DEMO_ID)
-    except RunError:
-        pass
     missing = [f for f in DEMO_FILES if not (DEMO_DIR / f).exists()]
     if missing:
         raise FileNotFoundError(f"the demo corpus is missing {', '.join(missing)} in {DEMO_DIR}")
