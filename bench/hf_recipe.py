@@ -66,6 +66,9 @@ def hf_train_and_eval(train: Sequence[Sentence], test: Sequence[Sentence], model
         real += sum(lens)
     padding_fraction = 1 - real / padded if padded else 0.0
     test_rows = encode(test)
+    # the collator pads every key it is given: keep the word_ids of the test rows beside them, not in them
+    test_word_ids = [tok(list(s.tokens), is_split_into_words=True, truncation=True, max_length=max_length).word_ids()
+                     for s in test]
     torch.manual_seed(seed)
     model = AutoModelForTokenClassification.from_pretrained(
         model_dir, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
@@ -88,9 +91,8 @@ def hf_train_and_eval(train: Sequence[Sentence], test: Sequence[Sentence], model
     predict_seconds = time.perf_counter() - t1
     pred_ids = np.argmax(out.predictions, axis=-1)
     gold_tags, pred_tags = [], []
-    for s, p in zip(test, pred_ids):
+    for s, p, enc_word_ids in zip(test, pred_ids, test_word_ids):
         tags = ["O"] * len(s.tokens)
-        enc_word_ids = tok(list(s.tokens), is_split_into_words=True, truncation=True, max_length=max_length).word_ids()
         prev = None
         for j, w in enumerate(enc_word_ids):
             if w is not None and w != prev:

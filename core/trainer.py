@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -328,7 +329,6 @@ def _optimizer(model, cfg: TrainConfig, device: str):
 def save_model(model, tokenizer, out_dir: str, cfg: TrainConfig, labels: list[str], extra: dict | None = None) -> None:
     """Write a transformers model folder (config with id2label/label2id, tokenizer, safetensors) atomically,
     plus ``ner_studio.json`` (window settings and label list) for prediction."""
-    import shutil
     import tempfile
 
     target = Path(out_dir)
@@ -366,10 +366,6 @@ def evaluate_sentences(model, tokenizer, sentences: Sequence[Sentence], cfg: Tra
     res["predictions"] = preds
     res["loss"] = loss
     return res
-
-
-def _is_oom(exc: BaseException) -> bool:
-    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
 
 
 def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], out_dir: str,
@@ -413,7 +409,9 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
         state = json.loads((ckpt_dir / "state.json").read_text(encoding="utf-8"))
     _set_seed(cfg.seed)
     threads = _configure_threads(cfg)
-    device = _resolve_device(cfg.device)
+    from core.inference import pick_device
+
+    device = pick_device(cfg.device)
     dist_ctx = DistContext.from_env()
     if dist_ctx.enabled:
         import torch.distributed as tdist
@@ -499,7 +497,6 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
             return
         tmp = ckpt_dir.with_name(ckpt_dir.name + ".tmp")
         if tmp.exists():
-            import shutil
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         model.save_pretrained(tmp / "model")
@@ -509,7 +506,6 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
             "step": step, "epoch": epoch, "batch_pos": batch_pos, "best_f1": best_f1, "bad_evals": bad_evals,
             "labels": labels}), encoding="utf-8")
         if ckpt_dir.exists():
-            import shutil
             shutil.rmtree(ckpt_dir)
         os.replace(tmp, ckpt_dir)
         dist_ctx.barrier()
@@ -617,7 +613,9 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
                 epoch += 1
                 batch_pos = 0
     except RuntimeError as exc:
-        if _is_oom(exc):
+        from core.worker import is_oom
+
+        if is_oom(exc):
             raise StudioError("E303", f"out of memory at step {step} with batches of up to "
                               f"{cfg.per_device_train_batch_size} windows of {cfg.max_seq_length} subwords",
                               fix="Lower per_device_train_batch_size or tokens_per_batch (and raise "
@@ -636,12 +634,6 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
                      train_seconds=wall, sentences_per_s=seen_windows / train_time if train_time else 0.0,
                      tokens_per_s=seen_real / train_time if train_time else 0.0,
                      padding_fraction=1 - seen_real / seen_padded if seen_padded else 0.0, dev=last_dev)
-
-
-def _resolve_device(requested: str) -> str:
-    from core.inference import pick_device
-
-    return pick_device(requested)
 
 
 def checkpoint_step(checkpoint_dir: str) -> int | None:

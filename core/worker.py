@@ -143,7 +143,7 @@ def resolve_entrypoint(spec: str) -> TrainFn:
     return fn
 
 
-def _is_oom(exc: BaseException) -> bool:
+def is_oom(exc: BaseException) -> bool:
     """torch.cuda.OutOfMemoryError (checked by class name, torch is not imported), MemoryError, or a
     RuntimeError saying 'out of memory' (older torch, MPS), anywhere in the cause / context chain."""
     seen = 0
@@ -170,7 +170,7 @@ def classify_error(exc: BaseException, run: Run) -> str:
         return str(exc)
     first = (str(exc).strip().splitlines() or [""])[0][:300]
     where = f"on {run.device or 'the device'} at step {run.step}"
-    if _is_oom(exc):
+    if is_oom(exc):
         cfg = run.config
         bs, msl, gas = (cfg.get("per_device_train_batch_size"), cfg.get("max_seq_length"),
                         cfg.get("gradient_accumulation_steps"))
