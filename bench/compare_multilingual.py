@@ -3,7 +3,7 @@
 Training data: the first ``--n-train`` sentences each of CoNLL-2002 Spanish (``esp.train``), CoNLL-2002 Dutch
 (``ned.train``) and MasakhaNER Swahili (``masakhaner_v1/swa/train.txt``), in one run. Test: the first
 ``--n-test`` sentences of each language's test file (``esp.testb``, ``ned.testb``, ``swa/test.txt``). The studio
-runs with its defaults (``python -m core train``'s path: :func:`core.trainer.fit` with a dev set held out from
+runs with its defaults (``python -m core train``'s path: :func:`core.train.loop.fit` with a dev set held out from
 train); the reference is ``bench/hf_recipe.py`` (Trainer + DataCollatorForTokenClassification, batch 16,
 lr 1e-4) on the same training sentences for the same number of epochs. Scores are strict IOB2 entity F1.
 
@@ -40,13 +40,13 @@ def main() -> int:
     args = ap.parse_args()
 
     from bench.hf_recipe import hf_train_and_eval
-    from core.config import TrainConfig
-    from core.corpus import ReadOptions
-    from core.inference import Predictor
-    from core.loader import load_corpus
-    from core.metrics import evaluate
-    from core.models import resolve_model
-    from core.trainer import Callbacks, fit, hold_out_dev
+    from core.kernel.config import TrainConfig
+    from core.data.corpus import ReadOptions
+    from core.model.predictor import Predictor
+    from core.data.loader import load_corpus
+    from core.eval.metrics import evaluate
+    from core.model.bundled import resolve_model
+    from core.train.loop import Callbacks, fit, hold_out_dev
 
     train, test = [], []
     for lang, (tr, te) in FILES.items():

@@ -2,7 +2,7 @@
 
 ``Trainer`` + ``DataCollatorForTokenClassification``, first-subword labels (``-100`` elsewhere), fixed sentence
 batches, AdamW with linear decay, fp32 on CPU, no frozen layers, inputs truncated at ``max_length`` subwords (as
-``run_ner.py`` does). Scored with the same strict seqeval entity F1 as the studio (:mod:`core.metrics`).
+``run_ner.py`` does). Scored with the same strict seqeval entity F1 as the studio (:mod:`core.eval.metrics`).
 Shared by ``bench/train_speed.py`` and ``bench/compare_multilingual.py``.
 """
 
@@ -12,7 +12,7 @@ import resource
 import time
 from typing import Sequence
 
-from core.corpus import Sentence
+from core.data.corpus import Sentence
 
 
 def hf_train_and_eval(train: Sequence[Sentence], test: Sequence[Sentence], model_dir: str, *,
@@ -30,10 +30,10 @@ def hf_train_and_eval(train: Sequence[Sentence], test: Sequence[Sentence], model
     from transformers import (AutoModelForTokenClassification, DataCollatorForTokenClassification, Trainer,
                               TrainingArguments)
 
-    from core.metrics import evaluate
-    from core.schemes import to_iob2
-    from core.models import load_tokenizer
-    from core.trainer import label_list_for
+    from core.eval.metrics import evaluate
+    from core.data.schemes import to_iob2
+    from core.model.bundled import load_tokenizer
+    from core.train.loop import label_list_for
 
     labels = label_list_for(train)
     label2id = {t: i for i, t in enumerate(labels)}

@@ -32,9 +32,9 @@ def main() -> int:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     except (AttributeError, OSError) as exc:
         print(f"could not pin to one core ({exc}); timing on all cores", file=sys.stderr)
-    from core.cli import main as cli_main
-    from core.loader import load_corpus
-    from core.validate import corpus_stats, validate
+    from core.cli.main import main as cli_main
+    from core.data.loader import load_corpus
+    from core.data.validate import corpus_stats, validate
 
     best = None
     for _ in range(args.repeat):

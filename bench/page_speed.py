@@ -34,7 +34,7 @@ def main() -> int:
     os.environ["NER_STUDIO_WORKSPACE"] = ws
     from streamlit.testing.v1 import AppTest
 
-    from core.store import RunStore
+    from core.runs.store import RunStore
     from ui_seed import finished_run, log_steps, running_run
 
     store = RunStore(ws)

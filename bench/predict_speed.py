@@ -32,7 +32,7 @@ def default_model_dir() -> str:
     """multilingual-e5-small with a fresh 9-label token-classification head, saved to a temp folder."""
     from transformers import AutoModelForTokenClassification
 
-    from core.models import load_tokenizer, resolve_model
+    from core.model.bundled import load_tokenizer, resolve_model
 
     base = resolve_model("multilingual-e5-small")
     out = tempfile.mkdtemp(prefix="predict_bench_")
@@ -53,10 +53,10 @@ def main() -> int:
     import torch
     from transformers import pipeline
 
-    from core.corpus import ReadOptions
-    from core.inference import Predictor
-    from core.loader import load_corpus
-    from core.models import load_tokenizer
+    from core.data.corpus import ReadOptions
+    from core.model.predictor import Predictor
+    from core.data.loader import load_corpus
+    from core.model.bundled import load_tokenizer
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def load_es(data: str, n_train: int, n_dev: int, n_test: int):
-    from core.corpus import ReadOptions
-    from core.loader import load_corpus
+    from core.data.corpus import ReadOptions
+    from core.data.loader import load_corpus
 
     base = Path(data) / "conll2002_es_nl"
     opts = ReadOptions(lang="es")
@@ -45,8 +45,8 @@ def load_es(data: str, n_train: int, n_dev: int, n_test: int):
 
 def load_es_nl(data: str, n_train: int, n_dev: int, n_test: int):
     """Spanish + Dutch CoNLL-2002 training sentences (GPU mode needs 16,000), dev/test from Spanish."""
-    from core.corpus import ReadOptions
-    from core.loader import load_corpus
+    from core.data.corpus import ReadOptions
+    from core.data.loader import load_corpus
 
     base = Path(data) / "conll2002_es_nl"
     train = load_corpus([str(base / "esp.train"), str(base / "ned.train")], ReadOptions()).sentences[:n_train]
@@ -60,7 +60,7 @@ def xlmr_base_dir(tokenizer_dir: str) -> str:
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaForTokenClassification
 
-    from core.models import load_tokenizer
+    from core.model.bundled import load_tokenizer
 
     out = tempfile.mkdtemp(prefix="xlmr_base_")
     cfg = XLMRobertaConfig(vocab_size=250002, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -72,10 +72,10 @@ def xlmr_base_dir(tokenizer_dir: str) -> str:
 
 
 def studio_run(cfg_dict: dict, train, dev, test, seed: int) -> dict:
-    from core.config import TrainConfig
-    from core.inference import Predictor
-    from core.metrics import evaluate
-    from core.trainer import Callbacks, fit
+    from core.kernel.config import TrainConfig
+    from core.model.predictor import Predictor
+    from core.eval.metrics import evaluate
+    from core.train.loop import Callbacks, fit
 
     cfg = TrainConfig.from_dict({**cfg_dict, "seed": seed})
     out = tempfile.mkdtemp(prefix="studio_bench_")
@@ -111,7 +111,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.quick:
         args.n_train, args.n_dev, args.n_test, args.epochs = 500, 200, 300, 3.0
-    from core.models import resolve_model
+    from core.model.bundled import resolve_model
 
     from bench.hf_recipe import hf_train_and_eval
 

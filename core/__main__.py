@@ -1,8 +1,8 @@
-"""``python -m core``: the studio's command line (see :mod:`core.cli`)."""
+"""``python -m core``: the studio's command line (see :mod:`core.cli.main`)."""
 
 import sys
 
-from core.cli import main
+from core.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import jobs
-from core.render import CSS
-from core.store import RunStore, workspace_dir
+from core.runs import jobs
+from core.ui.render import CSS
+from core.runs.store import RunStore, workspace_dir
 
 STYLE_FILE = Path(__file__).resolve().parents[1] / "assets" / "style.css"
 
@@ -27,7 +27,7 @@ def store() -> RunStore:
 
 
 def setup(title: str, caption: str | None = None) -> RunStore:
-    """Page preamble: styles, title, and :func:`core.jobs.check_alive` so dead workers show FAILED."""
+    """Page preamble: styles, title, and :func:`core.runs.jobs.check_alive` so dead workers show FAILED."""
     st.html(CSS)
     if STYLE_FILE.exists():
         st.html(f"<style>{STYLE_FILE.read_text(encoding='utf-8')}</style>")
@@ -40,7 +40,7 @@ def setup(title: str, caption: str | None = None) -> RunStore:
 
 
 def show_html(fragment: str) -> None:
-    """Show HTML made by core.render (already escaped there)."""
+    """Show HTML made by core.ui.render (already escaped there)."""
     st.html(fragment)
 
 

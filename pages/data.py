@@ -1,18 +1,18 @@
 """Data: upload or point at corpus files, validate them, look at statistics and sentences, assign splits.
 
-Everything is saved in the workspace (core.datasets): a reload or a server restart loses nothing.
+Everything is saved in the workspace (core.runs.registry): a reload or a server restart loses nothing.
 """
 
 import pandas as pd
 import streamlit as st
 
-from core import datasets
-from core.errors import StudioError
-from core.formats import FORMATS
-from core.plots import entity_counts_figure, length_histogram
-from core.render import RTL_LANGS, render_tokens
-from core.schemes import SCHEMES
-from core.splits import SPLITS, split_counts
+from core.runs import registry
+from core.kernel.errors import StudioError
+from core.data.formats import FORMATS
+from core.ui.plots import entity_counts_figure, length_histogram
+from core.ui.render import RTL_LANGS, render_tokens
+from core.data.schemes import SCHEMES
+from core.data.splits import SPLITS, split_counts
 from pages._shared import setup, show_html
 
 PAGE_SIZE = 10
@@ -26,7 +26,7 @@ def load_dataset(manifest_file: str, updated: float):
     """The dataset read with its manifest (cached per manifest version; never mutated by the page)."""
     import json
 
-    from core.datasets import Manifest, load
+    from core.runs.registry import Manifest, load
 
     with open(manifest_file, encoding="utf-8") as fh:
         manifest = Manifest(**json.load(fh))
@@ -40,7 +40,7 @@ with st.expander("Add a dataset", expanded=not existing):
                  help="8 languages, PER / ORG / LOC / MISC, with train / dev / test files (assets/demo)."):
         try:
             with st.spinner("Registering the demo corpus..."):
-                demo = datasets.ensure_demo(store)
+                demo = registry.ensure_demo(store)
         except (StudioError, FileNotFoundError) as exc:
             st.error(str(exc))
         else:
@@ -70,7 +70,7 @@ with st.expander("Add a dataset", expanded=not existing):
     if st.button("Save and check", type="primary", key="data_save", disabled=not (uploads or paths)):
         try:
             with st.spinner("Saving the files and checking every sentence..."):
-                ds, _ = datasets.create(store, name or "dataset", files=paths, uploads=uploads,
+                ds, _ = registry.create(store, name or "dataset", files=paths, uploads=uploads,
                                         options={"format": fmt, "scheme": scheme, "lang": lang, "offset_unit": unit},
                                         source="upload" if uploads else "path")
         except (StudioError, ValueError, OSError) as exc:
@@ -89,12 +89,12 @@ names = {d.id: d.name for d in existing}
 if st.session_state.get("data_ds") not in names:
     st.session_state["data_ds"] = existing[0].id
 ds_id = st.selectbox("Dataset", list(names), format_func=lambda i: f"{names[i]} ({i})", key="data_ds")
-manifest = datasets.read_manifest(store, ds_id)
+manifest = registry.read_manifest(store, ds_id)
 if manifest is None:
     st.warning("This dataset was not saved by the studio (no dataset.json); add its files again above.")
     st.stop()
 try:
-    loaded = load_dataset(str(datasets.manifest_path(store, ds_id)), manifest.updated)
+    loaded = load_dataset(str(registry.manifest_path(store, ds_id)), manifest.updated)
 except StudioError as exc:
     st.error(str(exc))
     st.stop()
@@ -109,7 +109,7 @@ m4.metric("Languages", len(stats["languages"]))
 
 # validation report (spaCy debug-data style)
 st.subheader("Validation report")
-sections = datasets.report_sections(loaded)
+sections = registry.report_sections(loaded)
 if sections["errors"]:
     st.error(f"{len(sections['errors'])} error(s): these lines were not read as given. Fix the files and add them "
              "again; training stays disabled while the dataset has errors.")
@@ -137,7 +137,7 @@ counts = split_counts(corpus.sentences)
 st.dataframe(pd.DataFrame([{"language": lg, **c} for lg, c in counts.items()]), hide_index=True, key="data_splits")
 mode = st.radio("Assign splits", ["by file", "random (seeded, stratified by language)"], horizontal=True,
                 index=0 if manifest.split_mode == "file" else 1, key=f"data_split_mode_{ds_id}")
-new = datasets.Manifest(**{**manifest.__dict__})
+new = registry.Manifest(**{**manifest.__dict__})
 if mode == "by file":
     new.split_mode = "file"
     new.file_splits = dict(manifest.file_splits)
@@ -156,7 +156,7 @@ else:
 changed = (new.split_mode, new.file_splits, new.random) != (manifest.split_mode, manifest.file_splits, manifest.random)
 if st.button("Apply splits", key="data_apply_split", disabled=not changed):
     with st.spinner("Writing the splits..."):
-        datasets.prepare(store, ds_id, new)
+        registry.prepare(store, ds_id, new)
     st.rerun()
 
 # paged preview

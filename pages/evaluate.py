@@ -6,11 +6,11 @@ import os
 import pandas as pd
 import streamlit as st
 
-from core.analysis import cell_sentences, evaluate_records, load_predictions, runs_with_predictions, top_confusion
-from core.errors import StudioError
-from core.plots import error_kinds_figure, scores_heatmap, selectable_confusion_figure
-from core.render import RTL_LANGS, render_comparison
-from core.runinfo import run_label
+from core.eval.analysis import cell_sentences, evaluate_records, load_predictions, runs_with_predictions, top_confusion
+from core.kernel.errors import StudioError
+from core.ui.plots import error_kinds_figure, scores_heatmap, selectable_confusion_figure
+from core.ui.render import RTL_LANGS, render_comparison
+from core.ui.runinfo import run_label
 from pages._shared import fmt_score, setup, show_html
 
 MAX_SENTENCES = 20

@@ -3,13 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from core import datasets, jobs
-from core.config import DEFAULT_MODEL
-from core.device import describe_device
-from core.errors import StudioError
-from core.models import list_models
-from core.presets import QUICK, preset_config
-from core.runinfo import run_row
+from core.runs import registry
+
+from core.runs import jobs
+from core.kernel.config import DEFAULT_MODEL
+from core.model.device import describe_device
+from core.kernel.errors import StudioError
+from core.model.bundled import list_models
+from core.ui.presets import QUICK, preset_config
+from core.ui.runinfo import run_row
 from pages._shared import setup
 
 store = setup("Multilingual NER Studio",
@@ -39,9 +41,9 @@ model = st.text_input("Model folder or Hub id", key="home_model_other") if choic
 if st.button("Quick start: train on the demo corpus", type="primary", key="quick_start", disabled=not model):
     try:
         with st.spinner("Registering the demo corpus and launching the run..."):
-            ds = datasets.ensure_demo(store)
+            ds = registry.ensure_demo(store)
             cfg = preset_config(QUICK, model_name_or_path=model)
-            run = store.create_run({**cfg.to_dict(), "_preset": QUICK}, datasets.run_data(store, ds),
+            run = store.create_run({**cfg.to_dict(), "_preset": QUICK}, registry.run_data(store, ds),
                                    name=f"demo-{model.rsplit('/', 1)[-1]}")
             jobs.launch(run.run_id, store)
     except (StudioError, FileNotFoundError) as exc:

@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from core.errors import StudioError
-from core.examples import EXAMPLES
-from core.langid import detect
-from core.render import RTL_LANGS, render_doc
-from core.runinfo import finished_with_model, run_label
+from core.kernel.errors import StudioError
+from core.ui.examples import EXAMPLES
+from core.data.langid import detect
+from core.ui.render import RTL_LANGS, render_doc
+from core.ui.runinfo import finished_with_model, run_label
 from pages._shared import setup, show_html
 
 store = setup("Playground", "Type or paste text in any language; entities are highlighted with their type and confidence.")
@@ -15,8 +15,8 @@ store = setup("Playground", "Type or paste text in any language; entities are hi
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the model (a few seconds the first time)...")
 def predictor(model_dir: str):
-    """One loaded model per folder for the whole server (torch is imported here, lazily, by core.inference)."""
-    from core.inference import Predictor
+    """One loaded model per folder for the whole server (torch is imported here, lazily, by core.model.predictor)."""
+    from core.model.predictor import Predictor
 
     return Predictor(model_dir)
 

@@ -1,21 +1,21 @@
 """Review: gold against predicted, sentence by sentence; accept, keep or fix a span; every decision is saved at
-once in the workspace (core.review) and the corrected corpus can be exported or trained on."""
+once in the workspace (core.data.review) and the corrected corpus can be exported or trained on."""
 
 import os
 import time
 
 import streamlit as st
 
-from core import datasets
-from core.analysis import (entity_types, filter_records, load_predictions, records_from_sentences, runs_with_predictions,
+from core.runs import registry
+from core.eval.analysis import (entity_types, filter_records, load_predictions, records_from_sentences, runs_with_predictions,
                            records_to_sentences)
-from core.errors import StudioError
-from core.metrics import ERROR_KINDS
-from core.render import RTL_LANGS, render_comparison, render_tokens
-from core.review import (ReviewLog, apply_corrections, count_by_action, edit_span, review_path, source_id_for_dataset,
+from core.kernel.errors import StudioError
+from core.eval.metrics import ERROR_KINDS
+from core.ui.render import RTL_LANGS, render_comparison, render_tokens
+from core.data.review import (ReviewLog, apply_corrections, count_by_action, edit_span, review_path, source_id_for_dataset,
                          source_id_for_run, tokens_sha1)
-from core.runinfo import run_label
-from core.writers import conll_text, jsonl_text
+from core.ui.runinfo import run_label
+from core.data.writers import conll_text, jsonl_text
 from pages._shared import setup, show_html
 
 PAGE_SIZE = 5
@@ -31,7 +31,7 @@ def predictions(path: str, mtime: float):
 def dataset_sentences(manifest_file: str, updated: float):
     import json
 
-    from core.datasets import Manifest, load
+    from core.runs.registry import Manifest, load
 
     with open(manifest_file, encoding="utf-8") as fh:
         return load(Manifest(**json.load(fh))).corpus.sentences
@@ -62,7 +62,7 @@ if kind == "a run's predictions":
     source_id = source_id_for_run(run_id, split)
     base = records_to_sentences(records, split)
 else:
-    all_ds = [(d, datasets.read_manifest(store, d.id)) for d in store.list_datasets()]
+    all_ds = [(d, registry.read_manifest(store, d.id)) for d in store.list_datasets()]
     all_ds = [(d, m) for d, m in all_ds if m is not None]
     if not all_ds:
         st.info("No dataset yet: add one on the Data page.")
@@ -71,7 +71,7 @@ else:
     ds_id = st.selectbox("Dataset", list(by_ds), format_func=lambda i: by_ds[i].name, key="review_ds")
     manifest = dict((d.id, m) for d, m in all_ds)[ds_id]
     try:
-        sentences = dataset_sentences(str(datasets.manifest_path(store, ds_id)), manifest.updated)
+        sentences = dataset_sentences(str(registry.manifest_path(store, ds_id)), manifest.updated)
     except StudioError as exc:
         st.error(str(exc))
         st.stop()
@@ -173,9 +173,9 @@ if e2.button("Save as a new dataset", key="review_save_ds", disabled=not new_nam
     try:
         with st.spinner("Writing and checking the new dataset..."):
             if run is not None:
-                ds, _ = datasets.create_from_run_review(store, new_name, run.data, split, corrected)
+                ds, _ = registry.create_from_run_review(store, new_name, run.data, split, corrected)
             else:
-                ds, _ = datasets.create_from_sentences(store, new_name, corrected)
+                ds, _ = registry.create_from_sentences(store, new_name, corrected)
     except (StudioError, OSError) as exc:
         st.error(f"The new dataset could not be written: {exc}")
     else:

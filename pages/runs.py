@@ -5,11 +5,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.errors import StudioError
-from core.export import zip_folder
-from core.plots import line_figure, per_language_f1_figure
-from core.runinfo import final_language_f1, run_label, run_row
-from core.store import DEV_F1_KEYS, FINISHED
+from core.kernel.errors import StudioError
+from core.ui.export import zip_folder
+from core.ui.plots import line_figure, per_language_f1_figure
+from core.ui.runinfo import final_language_f1, run_label, run_row
+from core.runs.store import DEV_F1_KEYS, FINISHED
 from pages._shared import setup
 
 store = setup("Runs", "Compare runs, remove old ones, download a trained model.")

@@ -2,21 +2,23 @@
 
 The run store is the source of truth: the run shown by default is the newest active run in the store, so a
 reloaded or second tab re-attaches to a running job. The live panel is a fragment that re-runs every 2 s while
-the run is active and reads only the metric rows it has not drawn yet (core.live).
+the run is active and reads only the metric rows it has not drawn yet (core.runs.live).
 """
 
 import pandas as pd
 import streamlit as st
 
-from core import datasets, jobs
-from core.config import DEFAULT_MODEL, TrainConfig
-from core.device import describe_device
-from core.errors import StudioError
-from core.live import refresh
-from core.models import list_models
-from core.plots import f1_figure, line_figure, loss_figure
-from core.presets import PRESET_HELP, PRESETS, config_fields, estimate_duration, format_seconds
-from core.store import FAILED, FINISHED, STOPPED
+from core.runs import registry
+
+from core.runs import jobs
+from core.kernel.config import DEFAULT_MODEL, TrainConfig
+from core.model.device import describe_device
+from core.kernel.errors import StudioError
+from core.runs.live import refresh
+from core.model.bundled import list_models
+from core.ui.plots import f1_figure, line_figure, loss_figure
+from core.ui.presets import PRESET_HELP, PRESETS, config_fields, estimate_duration, format_seconds
+from core.runs.store import FAILED, FINISHED, STOPPED
 from pages._shared import fmt_score, setup
 
 REFRESH_S = 2.0
@@ -119,7 +121,7 @@ else:
 st.divider()
 with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
     all_ds = store.list_datasets()
-    ready = [(d, datasets.read_manifest(store, d.id)) for d in all_ds]
+    ready = [(d, registry.read_manifest(store, d.id)) for d in all_ds]
     ready = [(d, m) for d, m in ready if m is not None]
     if not ready:
         st.info("No dataset yet: add one on the Data page, or use Quick start on the Home page.")
@@ -180,7 +182,7 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
                  disabled=cfg is None or bool(n_errors) or not model or not summ.get("n_train")):
         try:
             with st.spinner("Starting the training process..."):
-                new = store.create_run({**cfg.to_dict(), "_preset": preset}, datasets.run_data(store, ds),
+                new = store.create_run({**cfg.to_dict(), "_preset": preset}, registry.run_data(store, ds),
                                        name=name or None)
                 jobs.launch(new.run_id, store)
         except StudioError as exc:

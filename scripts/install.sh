@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install the studio. Usage: scripts/install.sh [--dev]
+# Create .venv and install the studio (pyproject.toml: package `core`, command `ner-studio`).
+# Usage: scripts/install.sh [--dev]   (--dev adds the test tools)
 # torch first, pinned, so that no other package can pull a different (CUDA) build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,3 +13,4 @@ if [ "${1:-}" = "--dev" ]; then
 else
   .venv/bin/python -m pip install -q -r requirements.txt
 fi
+echo "installed: $(pwd)/.venv/bin/ner-studio (run it from any folder, or 'source .venv/bin/activate' first)" >&2

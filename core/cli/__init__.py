@@ -1,0 +1,1 @@
+"""The `ner-studio` command (also `python -m core`)."""

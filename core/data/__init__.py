@@ -1,0 +1,1 @@
+"""Corpora: the Sentence model, tagging schemes, format readers and writers, language id, validation, splits, review."""

@@ -1,0 +1,1 @@
+"""Scores: entity-level metrics (seqeval), error analysis over saved predictions."""

@@ -1,0 +1,1 @@
+"""Encoders: bundled-model provisioning, tokenizer quirks, subword alignment, batching, the predictor, devices."""

@@ -1,0 +1,191 @@
+"""Prediction with a fine-tuned token-classification model folder: one tag per word, never a word lost.
+
+Sentences are encoded with :func:`core.model.alignment.encode_words` (long sentences become overlapping windows),
+batched by length so that little padding is computed, run under ``torch.inference_mode()``, and merged back
+to exactly one tag per input word with :func:`core.model.alignment.merge_window_predictions`. The tag of a word is
+the argmax of its first subword's logits; its score is that label's softmax probability. Predicted tags are
+decoded to valid IOB2 (a stray ``I-X`` start becomes ``B-X``, as conlleval reads it) before scoring.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from core.data.schemes import entities, to_iob2
+from core.model.device import pick_device, use_bf16
+
+
+@dataclass
+class Prediction:
+    """Prediction of one sentence.
+
+    Attributes:
+        tags: one IOB2 tag per word (``len(tags) == len(words)``).
+        scores: probability of each word's tag (float in [0, 1]).
+    """
+
+    tags: list[str]
+    scores: list[float]
+
+
+def batches_by_length(lengths: Sequence[int], max_sentences: int, max_tokens: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length.
+
+    Sorts by length (longest first, so a memory problem shows at once) and cuts a batch when it would exceed
+    ``max_sentences`` items or ``max_tokens`` padded subwords (``len(batch) * longest``). Every index appears
+    exactly once. Units: subwords.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    out: list[list[int]] = []
+    cur: list[int] = []
+    longest = 0
+    for i in order:
+        n = lengths[i]
+        new_longest = max(longest, n)
+        if cur and (len(cur) >= max_sentences or (max_tokens and new_longest * (len(cur) + 1) > max_tokens)):
+            out.append(cur)
+            cur, new_longest = [], n
+        cur.append(i)
+        longest = new_longest
+    if cur:
+        out.append(cur)
+    return out
+
+
+class Predictor:
+    """A loaded model folder ready to tag words.
+
+    Args:
+        model_dir: a transformers token-classification folder (config with id2label, tokenizer, weights).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        max_seq_length: window size in subwords (default: the model's training value from
+            ``ner_studio.json``, else 256).
+        stride: overlap of windows in subwords.
+        precision: ``auto``, ``fp32`` or ``bf16`` (see :func:`core.model.device.use_bf16`; bf16 autocast where the
+            device multiplies bf16 natively).
+
+    Raises:
+        core.kernel.errors.ConfigError: E203 when the folder is not a usable model.
+    """
+
+    def __init__(self, model_dir: str, device: str = "auto", max_seq_length: int | None = None,
+                 stride: int | None = None, model=None, tokenizer=None, precision: str = "auto") -> None:
+        import torch
+        from transformers import AutoModelForTokenClassification
+
+        from core.model.bundled import load_tokenizer, resolve_model
+
+        self.model_dir = resolve_model(model_dir) if model is None else model_dir
+        meta_path = Path(self.model_dir) / "ner_studio.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        self.max_seq_length = max_seq_length or int(meta.get("max_seq_length", 256))
+        self.stride = stride if stride is not None else int(meta.get("stride", 32))
+        self.device = pick_device(device)
+
+        self.bf16 = use_bf16(precision, self.device)
+        self.tokenizer = tokenizer or load_tokenizer(self.model_dir)
+        if model is None:
+            model = AutoModelForTokenClassification.from_pretrained(self.model_dir)
+            model.to(self.device)
+        self.model = model
+        self.model.eval()
+        self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
+        self._torch = torch
+
+    def predict_tokens(self, sentences: Sequence[Sequence[str]], max_sentences: int = 64,
+                       max_tokens: int = 8192) -> list[Prediction]:
+        """Tag pre-split sentences.
+
+        Args:
+            sentences: words of each sentence.
+            max_sentences: most windows per forward pass.
+            max_tokens: most padded subwords per forward pass.
+
+        Returns:
+            One :class:`Prediction` per sentence, ``len(tags) == len(words)`` always (empty sentence: empty).
+        """
+        return self.predict_with_loss(sentences, None, max_sentences, max_tokens)[0]
+
+    def predict_with_loss(self, sentences: Sequence[Sequence[str]], label_ids: Sequence[Sequence[int]] | None,
+                          max_sentences: int = 64, max_tokens: int = 8192) -> tuple[list[Prediction], float | None]:
+        """Tag sentences and, given gold label ids (one per word), also return the mean cross-entropy over the
+        first subwords of labelled words (the training loss's definition), from the same forward pass.
+
+        Returns:
+            ``(predictions, mean_loss)``; ``mean_loss`` is None without labels or when no word is labelled.
+        """
+        import math
+
+        from core.model.alignment import IGNORE_INDEX, collate, encode_words, merge_window_predictions
+
+        torch = self._torch
+        windows = []
+        owner: list[int] = []
+        for si, words in enumerate(sentences):
+            labels = list(label_ids[si]) if label_ids is not None else None
+            for w in encode_words(self.tokenizer, list(words), self.max_seq_length, self.stride, labels=labels):
+                windows.append(w)
+                owner.append(si)
+        probs_of: list = [None] * len(windows)
+        pad_id = self.tokenizer.pad_token_id or 0
+        nll, n_labelled = 0.0, 0
+        with torch.inference_mode():
+            for batch in batches_by_length([len(w.input_ids) for w in windows], max_sentences, max_tokens):
+                enc = collate([windows[i] for i in batch], pad_id)
+                with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.bf16):
+                    out = self.model(input_ids=enc["input_ids"].to(self.device),
+                                     attention_mask=enc["attention_mask"].to(self.device))
+                probs = out.logits.float().softmax(-1).cpu()  # [batch, seq, num_labels] float32
+                if label_ids is not None:
+                    lab = enc["labels"]  # [batch, seq] int64, -100 where not scored
+                    mask = lab != IGNORE_INDEX
+                    if mask.any():
+                        picked = probs[mask].gather(1, lab[mask].unsqueeze(1)).clamp_min(1e-12)
+                        nll += float(-picked.log().sum())
+                        n_labelled += int(mask.sum())
+                for row, i in enumerate(batch):
+                    probs_of[i] = probs[row, : len(windows[i].input_ids)]
+        per_sentence: list[list[int]] = [[] for _ in sentences]
+        for wi, si in enumerate(owner):
+            per_sentence[si].append(wi)
+        results: list[Prediction] = []
+        for si, words in enumerate(sentences):
+            if not words:
+                results.append(Prediction([], []))
+                continue
+            wins = [windows[i] for i in per_sentence[si]]
+            probs = [probs_of[i] for i in per_sentence[si]]
+            ids, scores = merge_window_predictions(len(words), wins, probs, return_scores=True)
+            tags, _ = to_iob2([self.id2label[i] for i in ids], "IOB2")
+            results.append(Prediction(tags, [float(x) for x in scores]))
+        loss = nll / n_labelled if n_labelled else None
+        return results, (loss if loss is None or math.isfinite(loss) else None)
+
+    def predict_text(self, text: str, lang: str | None = None) -> dict:
+        """Tag raw text in any language.
+
+        Words come from :func:`core.data.formats.words.split_words` (whitespace and punctuation; one word per
+        character for Chinese, Japanese and Thai).
+
+        Returns:
+            ``{"words", "tags", "entities": [{start, end, label, text, score}], "lang", "latency_ms"}`` with
+            character offsets into ``text`` (end exclusive); an entity's score is the mean of its words' scores.
+        """
+        from core.data.formats.words import split_words
+        from core.data.langid import detect
+
+        t0 = time.perf_counter()
+        offsets = split_words(text)
+        words = [text[a:b] for a, b in offsets]
+        pred = self.predict_tokens([words])[0] if words else Prediction([], [])
+        ents = []
+        for typ, s, e in entities(pred.tags):
+            a, b = offsets[s][0], offsets[e - 1][1]
+            ents.append({"start": a, "end": b, "label": typ, "text": text[a:b],
+                         "score": round(sum(pred.scores[s:e]) / (e - s), 4)})
+        return {"words": words, "tags": pred.tags, "entities": ents, "lang": lang or detect(text)[0],
+                "offsets": offsets, "latency_ms": round((time.perf_counter() - t0) * 1000, 1)}

@@ -1,0 +1,1 @@
+"""The run store (SQLite), background jobs, the worker process, live metric series, the dataset registry."""

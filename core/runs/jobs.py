@@ -1,0 +1,276 @@
+"""Process management for training runs: launch, stop, resume, and detection of dead workers.
+
+Used by the UI and the CLI; imports no torch. The pattern is LlamaBoard's (LLaMA-Factory ``webui/runner.py``):
+the caller never trains, it starts ``python -m core.runs.worker --run RUN_ID`` as its own process (never
+``shell=True``, in its own session so a Ctrl-C or a Streamlit restart does not kill it), with stdout and
+stderr appended to the run's ``train.log``, and then only watches the run store. Stopping is a flag in the
+store that the trainer reads at its next step boundary.
+
+A worker that dies without reporting (``kill -9``, the kernel's OOM killer, a crash in native code) is
+detected by :func:`check_alive`: its pid is gone or a zombie (checked at once), or its heartbeat is older
+than :data:`HEARTBEAT_TIMEOUT_S`; the run is then marked FAILED with code ``E307`` and the last 40 lines of
+its log.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core.kernel.constants import PROJECT_ROOT
+from core.kernel.errors import RunError
+from core.runs.store import (ACTIVE_STATUSES, FAILED, SCHEDULED, STOPPED, WORKSPACE_ENV, Run, RunStore)
+
+#: A RUNNING / SCHEDULED run whose last heartbeat is older than this (seconds) is marked FAILED.
+HEARTBEAT_TIMEOUT_S = 30.0
+#: Lines of ``train.log`` copied into a failed run's error text.
+LOG_TAIL_LINES = 40
+
+_HAVE_PROCFS = Path("/proc/self/stat").exists()
+
+# Workers started by this process: pid -> Popen. Polling them reaps finished children, so they neither
+# linger as zombies nor look alive to ``os.kill(pid, 0)`` (see docs/PITFALLS.md).
+_CHILDREN: dict[int, subprocess.Popen] = {}
+# How reaped children ended: pid -> detail, kept until the pid is seen alive again (reused).
+_EXITED: dict[int, str] = {}
+
+
+def log_tail(path: str | os.PathLike, lines: int = LOG_TAIL_LINES, *, max_bytes: int = 64_000) -> str:
+    """The last ``lines`` lines of a text file ('' when it does not exist).
+
+    Reads at most the last ``max_bytes`` bytes, so a long log costs no more than a short one. Bytes that
+    are not UTF-8 are replaced.
+    """
+    p = Path(path)
+    if not p.exists():
+        return ""
+    with p.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - max_bytes))
+        text = fh.read().decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+def _proc_state(pid: int) -> str | None:
+    """The one-letter state in ``/proc/<pid>/stat`` (``R``, ``S``, ``Z``, ...); None without procfs."""
+    if not _HAVE_PROCFS:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return "gone"
+    except OSError:
+        return None
+    # Format: "pid (comm) state ...": comm may hold spaces and parentheses, so split after the last ')'.
+    fields = stat[stat.rfind(")") + 2:].split()
+    return fields[0] if fields else None
+
+
+def process_state(pid: int | None) -> tuple[bool, str]:
+    """Whether a worker process is alive, and how it ended if not.
+
+    Checks, in order: a child this process launched (``Popen.poll``, which also reaps it); any other child
+    (``os.waitpid(pid, WNOHANG)``); ``os.kill(pid, 0)``; and ``/proc/<pid>/stat`` state ``Z`` (a zombie
+    exited but its parent has not reaped it).
+
+    Returns:
+        ``(alive, detail)``, for instance ``(False, "killed by signal SIGKILL")``.
+    """
+    if pid is None or pid <= 0:
+        return False, "no pid recorded"
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        code = child.poll()
+        if code is None:
+            return True, "running"
+        del _CHILDREN[pid]
+        _EXITED[pid] = _describe_exit(code)
+        return False, _EXITED[pid]
+    if pid in _EXITED:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False, _EXITED[pid]
+        except PermissionError:
+            pass  # the pid now belongs to another user's process
+        del _EXITED[pid]  # the pid was reused: check the new process below
+    try:
+        waited, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not a child of this process: fall through to the checks that work for any process
+    else:
+        if waited == 0:
+            return True, "running"
+        return False, _describe_exit(os.waitstatus_to_exitcode(status))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False, "no such process"
+    except PermissionError:
+        pass  # the pid exists but belongs to another user: it is alive
+    state = _proc_state(pid)
+    if state == "gone":
+        return False, "no such process"
+    if state == "Z":
+        return False, "exited (zombie not yet reaped by its parent)"
+    return True, "running"
+
+
+def _reap_children() -> None:
+    for pid in list(_CHILDREN):
+        process_state(pid)
+
+
+def launch(run_id: str, store: RunStore, *, resume: bool = False) -> int:
+    """Start the worker process of a SCHEDULED run and record its pid.
+
+    Runs ``[sys.executable, "-m", "core.runs.worker", "--run", run_id (, "--resume")]`` with
+    ``subprocess.Popen`` (no shell), ``start_new_session=True``, stdin from ``/dev/null`` and stdout / stderr
+    appended to the run's ``train.log``; the environment passes ``NER_STUDIO_WORKSPACE`` (the store's
+    workspace); the worker runs in the project root with the same interpreter, where `core` is installed.
+
+    Args:
+        run_id: a SCHEDULED run that has no live worker.
+        store: the run store.
+        resume: pass ``--resume`` (the trainer continues from its last checkpoint).
+
+    Returns:
+        The worker's pid.
+
+    Raises:
+        RunError: ``E301`` no such run; ``E305`` the run is not SCHEDULED or already has a live worker;
+            ``E306`` the process could not be started (the run is then marked FAILED).
+    """
+    run = store.get_run(run_id)
+    if run.status != SCHEDULED:
+        raise RunError("E305", f"run {run_id!r} is {run.status}; only a SCHEDULED run can be launched "
+                               f"(resume a STOPPED or FAILED run instead)")
+    if run.pid is not None and process_state(run.pid)[0]:
+        raise RunError("E305", f"run {run_id!r} already has a live worker (pid {run.pid})")
+    cmd = [sys.executable, "-m", "core.runs.worker", "--run", run_id] + (["--resume"] if resume else [])
+    env = dict(os.environ)
+    env[WORKSPACE_ENV] = str(store.workspace)
+    env["PYTHONUNBUFFERED"] = "1"
+    log = store.log_path(run_id)
+    with log.open("ab") as fh:
+        fh.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} launch attempt {run.attempt + 1}"
+                 f"{' (resume)' if resume else ''}: {' '.join(cmd)}\n".encode())
+        fh.flush()
+        try:
+            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=fh,
+                                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        except OSError as exc:
+            err = RunError("E306", f"cannot start the worker of run {run_id!r} ({' '.join(cmd)}): {exc}")
+            fh.write(f"{err}\n".encode())
+            store.set_status(run_id, FAILED, str(err))
+            raise err from exc
+    _CHILDREN[proc.pid] = proc
+    bound, owner = store.bind_worker(run_id, proc.pid, launched=True)
+    if not bound:
+        # Another launch won the race (a double click): our process finds the run taken and exits by itself.
+        raise RunError("E305", f"run {run_id!r} was launched twice; worker pid {owner} owns it")
+    return proc.pid
+
+
+def stop(run_id: str, store: RunStore) -> Run:
+    """Ask a run to stop: the worker ends at the next step boundary and marks it STOPPED.
+
+    A SCHEDULED run that was never launched is marked STOPPED at once. Stopping a run that already ended
+    changes nothing.
+
+    Returns:
+        The run after the request.
+
+    Raises:
+        RunError: ``E301`` when there is no such run.
+    """
+    run = store.get_run(run_id)
+    if run.status not in ACTIVE_STATUSES:
+        return run
+    store.request_stop(run_id)
+    if run.status == SCHEDULED and run.pid is None:
+        store.set_status(run_id, STOPPED, expect=(SCHEDULED,))
+    return store.get_run(run_id)
+
+
+def resume(run_id: str, store: RunStore) -> int:
+    """Relaunch a STOPPED or FAILED run with ``--resume``.
+
+    The run goes back to SCHEDULED (stop flag, error, finish time and old pid cleared, in one transaction)
+    and a new worker is launched; it waits in the device queue like a new run.
+
+    Returns:
+        The new worker's pid.
+
+    Raises:
+        RunError: ``E301`` no such run; ``E305`` the run is not STOPPED or FAILED; ``E306`` as
+            :func:`launch`.
+    """
+    changed = store.set_status(run_id, SCHEDULED, None, expect=(STOPPED, FAILED), stop_requested=False, pid=None)
+    if not changed:
+        current = store.get_run(run_id).status
+        raise RunError("E305", f"run {run_id!r} is {current}; only a STOPPED or FAILED run can be resumed")
+    return launch(run_id, store, resume=True)
+
+
+def reap(run: Run, store: RunStore, *, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
+         now: float | None = None) -> bool:
+    """Mark a launched RUNNING / SCHEDULED run FAILED if its worker is gone or silent.
+
+    Gone: the pid no longer exists or is a zombie (see :func:`process_state`). Silent: the last heartbeat is
+    older than ``heartbeat_timeout`` seconds. The update is a compare-and-set on the status and pid, so a
+    worker that wrote its final status just before exiting, or a run resumed meanwhile, is left alone.
+
+    Args:
+        run: a run as read from the store.
+        store: the run store.
+        heartbeat_timeout: seconds without heartbeat after which a live pid counts as lost.
+        now: current unix time (seconds); ``time.time()`` when None.
+
+    Returns:
+        True when the run was marked FAILED.
+    """
+    if run.status not in ACTIVE_STATUSES or run.pid is None:
+        return False
+    alive, detail = process_state(run.pid)
+    now = time.time() if now is None else now
+    if alive:
+        if run.heartbeat is None or now - run.heartbeat <= heartbeat_timeout:
+            return False
+        reason = (f"its worker process {run.pid} sent no heartbeat for {now - run.heartbeat:.0f} s "
+                  f"(limit {heartbeat_timeout:.0f} s)")
+    else:
+        reason = f"its worker process {run.pid} is gone ({detail})"
+    err = RunError("E307", f"run {run.run_id!r} was {run.status} but {reason}")
+    tail = log_tail(store.log_path(run.run_id))
+    error = f"{err}\n\n--- last {LOG_TAIL_LINES} lines of train.log ---\n{tail}"
+    return store.set_status(run.run_id, FAILED, error, expect=ACTIVE_STATUSES, expect_pid=run.pid)
+
+
+def check_alive(store: RunStore, *, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S) -> list[str]:
+    """Reap every launched RUNNING / SCHEDULED run whose worker is gone or silent (see :func:`reap`).
+
+    Cheap (one query plus a ``/proc`` look-up per active run): the UI calls it on every refresh and
+    waiting workers call it while they queue. It also reaps finished children of this process.
+
+    Returns:
+        The ids of the runs marked FAILED.
+    """
+    _reap_children()
+    now = time.time()
+    return [run.run_id for run in store.list_runs(status=ACTIVE_STATUSES)
+            if reap(run, store, heartbeat_timeout=heartbeat_timeout, now=now)]

@@ -1,0 +1,1 @@
+"""Helpers for the pages: HTML rendering (escaped), plotly figures, presets, examples, exports."""

@@ -1,0 +1,54 @@
+"""Plain summaries of runs for tables and pickers (no Streamlit, no pandas: pages turn the rows into frames)."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from core.ui.presets import format_seconds
+from core.runs.store import FINISHED, Run
+
+
+def run_label(run: Run) -> str:
+    """``name · STATUS`` (plus the best dev F1 when known), for select boxes."""
+    f1 = f" · dev F1 {run.best_dev_f1:.3f}" if run.best_dev_f1 is not None else ""
+    name = run.name if run.name != run.run_id else run.run_id
+    return f"{name} · {run.status}{f1}"
+
+
+def run_languages(run: Run) -> list[str]:
+    """The run's training languages: from its summary once finished, else from its data description."""
+    langs = run.summary.get("languages") or run.data.get("languages") or []
+    return [str(x) for x in langs]
+
+
+def final_language_f1(run: Run, split: str = "dev") -> dict[str, float | None]:
+    """Language -> final F1 on ``split`` from the run's summary (falls back to test, then to {})."""
+    for sp in (split, "test", "dev"):
+        per = (run.summary.get(sp) or {}).get("per_language")
+        if per:
+            return {lang: sc.get("f1") for lang, sc in per.items()}
+    return {}
+
+
+def run_row(run: Run) -> dict:
+    """One table row: run, status, model, data, languages, best dev F1, test F1, steps, duration, created."""
+    test = ((run.summary.get("test") or {}).get("overall") or {}).get("f1")
+    return {
+        "run": run.run_id,
+        "name": run.name,
+        "status": run.status,
+        "model": run.config.get("model_name_or_path", ""),
+        "data": run.data.get("dataset_name") or ", ".join(str(p).rsplit("/", 1)[-1] for p in run.data.get("train", [])),
+        "languages": ", ".join(run_languages(run)),
+        "best dev F1": None if run.best_dev_f1 is None else round(run.best_dev_f1, 4),
+        "test F1": None if test is None else round(float(test), 4),
+        "steps": f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step),
+        "duration": format_seconds(run.duration),
+        "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)),
+    }
+
+
+def finished_with_model(runs: Sequence[Run]) -> list[Run]:
+    """FINISHED runs that have a model folder, in the given order."""
+    return [r for r in runs if r.status == FINISHED and r.model_dir]

@@ -1,0 +1,1 @@
+"""Streamlit pages (st.navigation in app.py lists them); files starting with _ are helpers, not pages."""
