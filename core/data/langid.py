@@ -111,7 +111,7 @@ def _factory():
 
     with _lock:
         if not _factory_ready:
-            DetectorFactory.seed = 0  # PITFALLS: without a seed results change between calls and processes
+            DetectorFactory.seed = 0  # docs/PITFALLS.md: without a seed results change between calls and processes
             detector_factory.init_factory()
             _factory_ready = True
     return detector_factory._factory
@@ -236,7 +236,7 @@ def _hint_confirmed(hint: str, groups: list[list[Sentence]], probes: int = HINT_
 
 def _reliable(s: Sentence) -> bool:
     """A sentence long enough for langdetect to be trusted on its own (at least :data:`MIN_LETTERS` letters);
-    one- to three-word sentences are often wrong (PITFALLS: 12 of 18 right)."""
+    one- to three-word sentences are often wrong (docs/PITFALLS.md: 12 of 18 right)."""
     return sum(1 for ch in sentence_text(s) if unicodedata.category(ch).startswith("L")) >= MIN_LETTERS
 
 

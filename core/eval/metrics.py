@@ -4,7 +4,7 @@ Scoring rule: seqeval's *strict* mode with the IOB2 scheme (``seqeval.scheme.Ent
 counts as correct only when type, first token and last token all match. Both gold and predicted tags are valid
 IOB2 before scoring (readers and the model decoder repair a stray ``I-`` start to ``B-``, as conlleval does), so
 the strict number equals conlleval's. seqeval's default mode is not used because it scores ill-formed sequences
-leniently and reads a bare tag ``PER`` as type ``ER`` (see PITFALLS).
+leniently and reads a bare tag ``PER`` as type ``ER`` (see docs/PITFALLS.md).
 
 Undefined scores: a bucket (language, type or language x type) with no gold and no predicted entity has every
 score ``None`` ("n/a"), not 0, and is left out of macro averages. Where only one side is empty the undefined

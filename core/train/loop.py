@@ -5,7 +5,7 @@ What differs from the Hugging Face ``run_ner.py`` recipe, and why (measured by `
 * Batches are built from length-sorted windows under a subword budget (``tokens_per_batch``) instead of a fixed
   number of randomly mixed sentences, so almost no padding is computed; batch order is shuffled per epoch.
 * The word-embedding matrix (83% of multilingual-e5-small's parameters) is frozen by default: the optimizer does
-  a fraction of the work and the step is about 2x faster on CPU at the same F1 (MODELS.md).
+  a fraction of the work and the step is about 2x faster on CPU at the same F1 (docs/MODELS.md).
 * AdamW runs ``foreach`` on CPU and ``fused`` on CUDA; padding is never labelled (``-100``), long sentences are
   windows, not truncations; the checkpoint kept is the best by dev entity F1 (seqeval strict IOB2), not by loss.
 * Languages can be re-balanced with XLM-R's exponent (``language_sampling_alpha``).
@@ -361,7 +361,8 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
     from transformers import get_linear_schedule_with_warmup
 
     from core.model.alignment import collate, encode_words
-    from core.model.bundled import load_tokenizer, resolve_model
+    from core.model.hub import resolve_model
+    from core.model.tokenization import load_tokenizer
 
     from transformers.utils import logging as hf_logging
 
