@@ -67,6 +67,10 @@ if (_reason := _missing()) is not None:
 from playwright import sync_api  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
+# Every expectation waits on a condition with a generous deadline (Playwright's default is 5 s): on a busy
+# 2-core machine a plot can take longer than that to appear.
+expect.set_options(timeout=60_000)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -323,7 +327,7 @@ def step_train(page, model_dir: str) -> None:
 
     # A stopped run has no predictions yet: Resume it to the end (the best model then predicts dev and test).
     button(page, 'train_resume').click()
-    expect(metric(page, "Status")).to_have_text("FINISHED", timeout=150_000)
+    expect(metric(page, "Status")).to_have_text("FINISHED", timeout=600_000)
     expect(page.get_by_text("Final scores per language")).to_be_visible(timeout=60_000)
     settle(page)
     assert loss_points(page) >= after
