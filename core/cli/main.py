@@ -139,7 +139,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(format_scores(out))
         if res["normalised_tokens"]:
             print(f"{res['normalised_tokens']:,} token(s) matched the gold only after Unicode NFC normalisation")
-    return 0
+    return 1 if gold.report.errors or pred.report.errors else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
