@@ -656,7 +656,8 @@ def load_run_data(data: dict, cfg: TrainConfig, log: Callable[[str], None] = pri
 
 
 def write_predictions(path: str, sentences: Sequence[Sentence], preds) -> None:
-    """JSON Lines of ``{tokens, ner_tags (gold), pred_tags, scores, lang, source, line}`` per sentence."""
+    """JSON Lines of ``{tokens, ner_tags (gold, IOB2), gold_tags (as the corpus had them), scheme, pred_tags,
+    scores, lang, source, line}`` per sentence."""
     from core.data.writers import _atomic_write
 
     lines = []

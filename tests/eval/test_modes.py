@@ -247,3 +247,14 @@ def test_stored_predictions_are_scored_on_the_gold_as_the_corpus_had_it(tmp_path
     assert cell_sentences(records, "all", "entity", "LOC", "LOC", "conlleval") == [0]
     assert cell_sentences(records, "fr", "token", "I-LOC", "B-LOC", "strict") == [0]
     assert error_kinds(records[0], "strict") == {"spurious"} and error_kinds(records[0], "conlleval") == set()
+
+
+def test_model_card_names_the_mode(tmp_path):
+    from core.kernel.config import TrainConfig
+    from core.train.loop import write_model_card
+
+    test = evaluate([["B-PER", "E-PER"]], [["B-PER", "I-PER"]], ["en"], scheme="IOBES", pred_scheme="IOB2")
+    write_model_card(str(tmp_path), TrainConfig(), {}, {}, test, 0.5)
+    card = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "Best dev entity F1 (strict): 0.5000" in card
+    assert "## Test scores (entity level, strict (seqeval strict mode, IOBES))" in card
