@@ -65,13 +65,17 @@ with st.expander("Add a dataset", expanded=not existing):
                              "sentences. Type any ISO code to force one.")
     unit = c4.radio("Span offsets", ["char", "byte"], key="data_unit", horizontal=True,
                     help="For span formats (doccano, Label Studio, spaCy): characters, or UTF-8 bytes.")
+    special = st.checkbox("Read [SEP], [PAD], <pad>, X, -100 and empty labels as O", key="data_special_o",
+                          help="Such labels mark tokenizer or loss positions, not entities. Off: each one is an "
+                               "error with its file and line. On: read as O, with one warning counting them.")
     default_name = uploads[0][0] if uploads else (paths[0].rstrip("/").rsplit("/", 1)[-1] if paths else "")
     name = st.text_input("Dataset name", value=default_name, key=f"data_name_{default_name}")
     if st.button("Save and check", type="primary", key="data_save", disabled=not (uploads or paths)):
         try:
             with st.spinner("Saving the files and checking every sentence..."):
                 ds, _ = registry.create(store, name or "dataset", files=paths, uploads=uploads,
-                                        options={"format": fmt, "scheme": scheme, "lang": lang, "offset_unit": unit},
+                                        options={"format": fmt, "scheme": scheme, "lang": lang, "offset_unit": unit,
+                                                 "special_as_o": special},
                                         source="upload" if uploads else "path")
         except (StudioError, ValueError, OSError) as exc:
             st.error(f"Nothing could be read: {exc}")

@@ -53,6 +53,8 @@ CODES: dict[str, tuple[str, str]] = {
     "W112": ("skipped line", "The line was skipped; the rest of the file was read."),
     "W113": ("duplicate sentence", "The same sentence occurs more than once in a split."),
     "W114": ("mixed schemes", "Files in one corpus use different tagging schemes; all were converted to IOB2."),
+    "W120": ("non-entity labels read as O", "Labels such as [SEP], [PAD], X or -100 mark tokenizer or loss "
+             "positions, not entities; they were read as O as asked."),
     "W115": ("ambiguous or incomplete annotation",
              "The first alternative or category was kept and entities without a category were dropped; resolve "
              "the ambiguity in the file to choose otherwise."),

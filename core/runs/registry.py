@@ -54,7 +54,7 @@ class Manifest:
 
     Attributes:
         files: absolute paths of the input files (or folders).
-        options: reading options: ``format``, ``scheme``, ``lang`` (None = auto) and ``offset_unit``.
+        options: reading options: ``format``, ``scheme``, ``lang`` (None = auto), ``offset_unit`` and ``special_as_o``.
         split_mode: ``file`` (each file's split from ``file_splits``) or ``random``.
         file_splits: input path -> split, for ``split_mode == "file"``.
         random: ``{"seed", "dev", "test"}`` for ``split_mode == "random"``.
@@ -78,7 +78,8 @@ class Manifest:
     def read_options(self) -> ReadOptions:
         o = self.options
         return ReadOptions(format=o.get("format") or None, scheme=o.get("scheme") or None,
-                           lang=o.get("lang") or None, offset_unit=o.get("offset_unit") or "char")
+                           lang=o.get("lang") or None, offset_unit=o.get("offset_unit") or "char",
+                           special_as_o=bool(o.get("special_as_o")))
 
 
 def _atomic_json(path: Path, obj: Any) -> None:

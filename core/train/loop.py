@@ -322,7 +322,7 @@ def evaluate_sentences(model, tokenizer, sentences: Sequence[Sentence], cfg: Tra
     and ``loss`` (mean cross-entropy of the labelled first subwords, as in training; labels unknown to the model
     count as ``O``)."""
     from core.model.predictor import Predictor
-    from core.eval.metrics import evaluate
+    from core.eval.metrics import evaluate, source_tags
 
     pred = Predictor("", device=device, max_seq_length=cfg.max_seq_length, stride=cfg.stride,
                      model=model, tokenizer=tokenizer, precision=cfg.precision)
@@ -330,8 +330,9 @@ def evaluate_sentences(model, tokenizer, sentences: Sequence[Sentence], cfg: Tra
     gold_ids = [[label2id.get(t, 0) for t in s.ner_tags] for s in sentences]
     preds, loss = pred.predict_with_loss([s.tokens for s in sentences], gold_ids)
     model.train()
-    res = evaluate([s.ner_tags for s in sentences], [p.tags for p in preds], [s.lang for s in sentences],
-                   tokens=[s.tokens for s in sentences], max_errors=0)
+    gold, schemes = source_tags(sentences)
+    res = evaluate(gold, [p.tags for p in preds], [s.lang for s in sentences], tokens=[s.tokens for s in sentences],
+                   max_errors=0, scheme=schemes, pred_scheme="IOB2")
     res["predictions"] = preds
     res["loss"] = loss
     return res
@@ -656,12 +657,14 @@ def load_run_data(data: dict, cfg: TrainConfig, log: Callable[[str], None] = pri
 
 
 def write_predictions(path: str, sentences: Sequence[Sentence], preds) -> None:
-    """JSON Lines of ``{tokens, ner_tags (gold), pred_tags, scores, lang, source, line}`` per sentence."""
+    """JSON Lines of ``{tokens, ner_tags (gold, IOB2), gold_tags (as the corpus had them), scheme, pred_tags,
+    scores, lang, source, line}`` per sentence."""
     from core.data.writers import _atomic_write
 
     lines = []
     for s, p in zip(sentences, preds):
         lines.append(json.dumps({"tokens": s.tokens, "ner_tags": s.ner_tags, "pred_tags": p.tags,
+                                 "gold_tags": s.raw_tags or s.ner_tags, "scheme": s.scheme or "IOB2",
                                  "scores": [round(x, 4) for x in p.scores], "lang": s.lang,
                                  "source": s.source, "line": s.line_start}, ensure_ascii=False))
     _atomic_write(path, "\n".join(lines) + ("\n" if lines else ""))
@@ -682,10 +685,12 @@ def write_model_card(model_dir: str, cfg: TrainConfig, data: dict, splits: dict[
         langs = ", ".join(f"{k} ({v})" for k, v in st["languages"].items())
         lines.append(f"- **{split}**: {st['n_sentences']:,} sentences, {st['n_entities']:,} entities; "
                      f"languages: {langs}; files: {', '.join(map(str, data.get(split) or ['held out from train']))}")
-    lines += ["", f"Best dev entity F1 (strict IOB2, seqeval): {best_dev_f1:.4f}" if best_dev_f1 is not None
+    from core.eval.metrics import DEFAULT_MODE
+
+    lines += ["", f"Best dev entity F1 ({DEFAULT_MODE}): {best_dev_f1:.4f}" if best_dev_f1 is not None
               else "No dev evaluation.", ""]
     if test:
-        lines += ["## Test scores (strict IOB2 entity level)", "", "| language | precision | recall | F1 | support |",
+        lines += [f"## Test scores (entity level, {test.get('mode_label', DEFAULT_MODE)})", "", "| language | precision | recall | F1 | support |",
                   "|---|---:|---:|---:|---:|"]
 
         def cell(v):
@@ -730,7 +735,8 @@ def train_run(run, store, resume: bool = False) -> dict:
         (``core.eval.metrics.summary`` shape, without confusion matrices), sizes, durations and warnings.
     """
     from core.model.predictor import Predictor
-    from core.eval.metrics import evaluate
+    from core.eval.metrics import evaluate, source_tags
+    from core.eval.metrics import summary as score_summary
 
     cfg = run_config(run)
     run_dir = store.run_dir(run.run_id)
@@ -771,10 +777,11 @@ def train_run(run, store, resume: bool = False) -> dict:
         path = str(run_dir / f"predictions_{split}.jsonl")
         write_predictions(path, sents, preds)
         store.add_artifact(run.run_id, f"predictions_{split}", path)
-        res = evaluate([s.ner_tags for s in sents], [p.tags for p in preds], [s.lang for s in sents], max_errors=0)
+        gold, schemes = source_tags(sents)
+        res = evaluate(gold, [p.tags for p in preds], [s.lang for s in sents], max_errors=0, scheme=schemes,
+                       pred_scheme="IOB2")
         scores[split] = res
-        summary[split] = {k: res[k] for k in ("overall", "macro", "per_language", "per_type", "per_language_type",
-                                              "error_counts")}
+        summary[split] = score_summary(res, confusion=False)
         summary[f"{split}_predict_seconds"] = round(time.perf_counter() - t1, 2)
         if all(t == "O" for p in preds for t in p.tags) and any(t != "O" for s in sents for t in s.ner_tags):
             summary["warnings"].append(
