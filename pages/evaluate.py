@@ -11,7 +11,7 @@ from core.kernel.errors import StudioError
 from core.ui.plots import error_kinds_figure, scores_heatmap, selectable_confusion_figure
 from core.ui.render import RTL_LANGS, render_comparison
 from core.ui.runinfo import run_label
-from pages._shared import fmt_score, setup, show_html
+from pages._shared import durable, fmt_score, setup, show_html
 
 MAX_SENTENCES = 20
 store = setup("Evaluate", "Strict entity-level scores (seqeval, IOB2) per language and type, and where errors come from.")
@@ -30,8 +30,8 @@ if not evaluated:
     st.stop()
 by_id = {r.run_id: r for r in evaluated}
 c1, c2 = st.columns([3, 1])
-run_id = c1.selectbox("Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="eval_run")
-split = c2.radio("Split", list(files[run_id]), horizontal=True, key="eval_split")
+run_id = durable(c1.selectbox, "Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="eval_run")
+split = durable(c2.radio, "Split", list(files[run_id]), horizontal=True, key="eval_split")
 path = files[run_id][split]
 try:
     records, result = scored(path, os.path.getmtime(path) if os.path.exists(path) else 0.0)
@@ -64,7 +64,7 @@ st.dataframe(pd.DataFrame(rows), hide_index=True, key="eval_table", column_confi
 st.subheader("Confusion matrix")
 langs = list(result["per_language"])
 k1, k2, k3 = st.columns(3)
-lang = k1.selectbox("Language", langs + ["all"], key="eval_cm_lang")
+lang = durable(k1.selectbox, "Language", langs + ["all"], key="eval_cm_lang")
 level = k2.radio("Level", ["entity", "token"], horizontal=True, key="eval_cm_level",
                  help="entity: gold type (or SPURIOUS) against predicted type (or MISSED); token: gold tag against "
                       "predicted tag of every token.")

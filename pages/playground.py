@@ -8,7 +8,7 @@ from core.ui.examples import EXAMPLES
 from core.data.langid import detect
 from core.ui.render import RTL_LANGS, render_doc
 from core.ui.runinfo import finished_with_model, run_label
-from pages._shared import setup, show_html
+from pages._shared import durable, setup, show_html
 
 store = setup("Playground", "Type or paste text in any language; entities are highlighted with their type and confidence.")
 
@@ -28,10 +28,10 @@ by_id = {r.run_id: r for r in runs}
 
 NONE = "(none)"
 c1, c2 = st.columns(2)
-first = c1.selectbox("Model", list(by_id), format_func=lambda i: run_label(by_id[i]), key="pg_run",
-                     help="Any finished run; the newest is picked first.") if runs else None
-second = c2.selectbox("Compare with (optional)", [NONE, *[i for i in by_id if i != first]],
-                      format_func=lambda i: i if i == NONE else run_label(by_id[i]), key="pg_run2") if runs else NONE
+first = durable(c1.selectbox, "Model", list(by_id), format_func=lambda i: run_label(by_id[i]), key="pg_run",
+                help="Any finished run; the newest is picked first.") if runs else None
+second = durable(c2.selectbox, "Compare with (optional)", [NONE, *[i for i in by_id if i != first]],
+                 format_func=lambda i: i if i == NONE else run_label(by_id[i]), key="pg_run2") if runs else NONE
 
 example = st.selectbox("Example", ["(your own text)", *EXAMPLES], key="pg_example")
 if example != "(your own text)" and st.session_state.get("pg_last_example") != example:

@@ -235,7 +235,10 @@ def resume(run_id: str, store: RunStore) -> int:
         RunError: ``E301`` no such run; ``E305`` the run is not STOPPED or FAILED; ``E306`` as
             :func:`launch`.
     """
-    changed = store.set_status(run_id, SCHEDULED, None, expect=(STOPPED, FAILED), stop_requested=False, pid=None)
+    before = store.get_run(run_id)
+    trained = (before.trained_before or 0.0) + (before.duration or 0.0)  # Elapsed counts every attempt
+    changed = store.set_status(run_id, SCHEDULED, None, expect=(STOPPED, FAILED), stop_requested=False, pid=None,
+                               trained_before=trained, started=None)
     if not changed:
         current = store.get_run(run_id).status
         raise RunError("E305", f"run {run_id!r} is {current}; only a STOPPED or FAILED run can be resumed")

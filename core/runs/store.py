@@ -39,7 +39,7 @@ DB_NAME = "runs.sqlite"
 LOG_NAME = "train.log"
 #: A copy of the run's row kept in its folder, so a new store can register the run again (:meth:`RunStore.repair`).
 RUN_FILE = "run.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
 
 SCHEDULED = "SCHEDULED"
@@ -75,7 +75,8 @@ CREATE TABLE IF NOT EXISTS runs (
     step           INTEGER NOT NULL DEFAULT 0,
     total_steps    INTEGER,
     attempt        INTEGER NOT NULL DEFAULT 0,
-    summary        TEXT NOT NULL DEFAULT '{{}}'
+    summary        TEXT NOT NULL DEFAULT '{{}}',
+    trained_before REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created DESC);
 CREATE INDEX IF NOT EXISTS runs_status_device ON runs (status, device);
@@ -108,7 +109,7 @@ CREATE TABLE IF NOT EXISTS datasets (
 
 _RUN_COLUMNS = ("run_id", "name", "status", "config", "data", "pid", "device", "created", "queued", "started",
                 "finished", "heartbeat", "error", "stop_requested", "best_dev_f1", "model_dir", "step",
-                "total_steps", "attempt", "summary")
+                "total_steps", "attempt", "summary", "trained_before")
 _JSON_COLUMNS = ("config", "data", "summary")
 #: Columns :meth:`RunStore.update_run` may change (``run_id`` and ``created`` are fixed at creation).
 UPDATABLE_FIELDS = tuple(c for c in _RUN_COLUMNS if c not in ("run_id", "created"))
@@ -150,6 +151,7 @@ class Run:
         total_steps: planned number of steps, when known.
         attempt: how many times the run was launched (1 for the first launch, +1 per resume).
         summary: final scores (for instance test precision / recall / F1).
+        trained_before: seconds trained by the earlier attempts (a resume adds the attempt that ended).
     """
 
     run_id: str
@@ -172,6 +174,15 @@ class Run:
     total_steps: int | None = None
     attempt: int = 0
     summary: dict = field(default_factory=dict)
+    trained_before: float = 0.0
+
+    @property
+    def elapsed(self) -> float | None:
+        """Training seconds over every attempt: :attr:`trained_before` plus the current attempt's duration."""
+        current = self.duration
+        if current is None and not self.trained_before:
+            return None
+        return (self.trained_before or 0.0) + (current or 0.0)
 
     @property
     def progress(self) -> tuple[int, int | None]:
@@ -381,6 +392,9 @@ class RunStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+                if "trained_before" not in columns:  # schema 1 -> 2: training seconds of earlier attempts
+                    conn.execute("ALTER TABLE runs ADD COLUMN trained_before REAL NOT NULL DEFAULT 0")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:
