@@ -50,14 +50,22 @@ def setup(title: str, caption: str | None = None) -> RunStore:
         StudioError: ``E321`` / ``E322`` when the run store is damaged or the disk is full (shown by
             :func:`run_page` with the fix).
     """
+    if not gate():  # also here: a page script run on its own (not through app.py) is gated as well
+        st.stop()
     st.html(CSS)
     if STYLE_FILE.exists():
         st.html(f"<style>{STYLE_FILE.read_text(encoding='utf-8')}</style>")
     st.title(title)
     if caption:
         st.caption(caption)
+    if "_repaired" in st.session_state:
+        st.success(st.session_state.pop("_repaired"))
     s = store()
-    jobs.check_alive(s)
+    try:
+        jobs.check_alive(s)  # the first store access of every page: a damaged store or a full disk shows here
+    except StudioError as exc:
+        show_error(exc)
+        st.stop()
     return s
 
 
@@ -184,6 +192,14 @@ def log_exception(exc: BaseException) -> Path:
     return path
 
 
+def _repair_store() -> None:
+    """Button callback (runs before the page, so the page then opens on the new store)."""
+    out = store().repair()
+    st.session_state["_repaired"] = (f"Repaired the run store: the damaged file is kept as "
+                                     f"{Path(out['moved_to'] or '').name}; {out['runs']} run(s) and "
+                                     f"{out['datasets']} dataset(s) registered again.")
+
+
 def show_error(exc: BaseException) -> None:
     """Show an error as a coded message, never a traceback; the traceback goes to the workspace log.
 
@@ -193,12 +209,9 @@ def show_error(exc: BaseException) -> None:
     if isinstance(exc, StudioError):
         st.error(str(exc))
         if exc.code == "E321":
-            if st.button("Repair the run store", type="primary", key="repair_store",
-                         help="Moves the damaged file aside, creates a new store and registers the runs and "
-                              "datasets found on disk again (their metric curves are lost)."):
-                out = store().repair()
-                st.success(f"Repaired: the damaged file is kept as {Path(out['moved_to'] or '').name}; "
-                           f"{out['runs']} run(s) and {out['datasets']} dataset(s) registered again.")
+            st.button("Repair the run store", type="primary", key="repair_store", on_click=_repair_store,
+                      help="Moves the damaged file aside, creates a new store and registers the runs and "
+                           "datasets found on disk again (their metric curves are lost).")
         return
     try:
         log_exception(exc)
