@@ -12,7 +12,7 @@ from core.kernel.errors import StudioError
 from core.ui.plots import error_kinds_figure, scores_heatmap, selectable_confusion_figure
 from core.ui.render import RTL_LANGS, render_comparison
 from core.ui.runinfo import run_label
-from pages._shared import fmt_score, setup, show_html
+from pages._shared import durable, fmt_score, setup, show_html
 
 MAX_SENTENCES = 20
 store = setup("Evaluate", "Entity-level scores (strict or conlleval, named) and token accuracy per language and "
@@ -35,10 +35,10 @@ if not evaluated:
     st.stop()
 by_id = {r.run_id: r for r in evaluated}
 c1, c2, c3 = st.columns([3, 1, 1])
-run_id = c1.selectbox("Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="eval_run")
-split = c2.radio("Split", list(files[run_id]), horizontal=True, key="eval_split")
-mode = c3.radio("Scoring mode", list(MODES), index=list(MODES).index(DEFAULT_MODE), horizontal=True,
-                key="eval_mode", help=MODE_HELP)
+run_id = durable(c1.selectbox, "Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="eval_run")
+split = durable(c2.radio, "Split", list(files[run_id]), horizontal=True, key="eval_split")
+mode = durable(c3.radio, "Scoring mode", list(MODES), default=DEFAULT_MODE, horizontal=True,
+               key="eval_mode", help=MODE_HELP)
 path = files[run_id][split]
 try:
     records, result = scored(path, os.path.getmtime(path) if os.path.exists(path) else 0.0, mode)
@@ -78,7 +78,7 @@ with st.expander("Token-level scores per tag"):
 st.subheader("Confusion matrix")
 langs = list(result["per_language"])
 k1, k2, k3 = st.columns(3)
-lang = k1.selectbox("Language", langs + ["all"], key="eval_cm_lang")
+lang = durable(k1.selectbox, "Language", langs + ["all"], key="eval_cm_lang")
 level = k2.radio("Level", ["entity", "token"], horizontal=True, key="eval_cm_level",
                  help="entity: gold type (or SPURIOUS) against predicted type (or MISSED); token: gold tag against "
                       "predicted tag of every token.")

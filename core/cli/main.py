@@ -142,6 +142,26 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 1 if gold.report.errors or pred.report.errors else 0
 
 
+def cmd_repair_store(args: argparse.Namespace) -> int:
+    from core.runs.store import RunStore
+
+    store = RunStore()
+    try:
+        store.check()
+    except StudioError as exc:
+        if exc.code != "E321" and not args.force:
+            raise
+        print(f"{exc}\nrepairing...", file=sys.stderr)
+    else:
+        if not args.force:
+            print(f"the run store {store.db_path} is healthy: nothing to repair (--force to rebuild it anyway)")
+            return 0
+    out = store.repair()
+    print(f"moved the damaged store to {out['moved_to']}; registered {out['runs']} run(s) and "
+          f"{out['datasets']} dataset(s) again from their folders (metric curves are not in the folders)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="ner-studio", description="Multilingual NER Studio engine")
@@ -172,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
 
     train_commands.add_commands(sub)
+
+    p = sub.add_parser("repair-store", help="replace a damaged run store (E321): move it aside, create a new one "
+                       "and register the runs and datasets on disk again")
+    p.add_argument("--force", action="store_true", help="rebuild even a store that passes its check")
+    p.set_defaults(func=cmd_repair_store)
     return parser
 
 

@@ -34,6 +34,7 @@ from core.data.corpus import Corpus, ReadOptions, Sentence
 from core.kernel.errors import RunError
 from core.data.loader import load_corpus
 from core.data.splits import SPLITS, apply_splits, random_split, split_by_file
+from core.runs.paths import check_server_paths
 from core.runs.store import Dataset, RunStore
 from core.data.validate import corpus_stats, validate
 
@@ -274,9 +275,16 @@ def create(store: RunStore, name: str, *, files: Sequence[str] = (), uploads: Se
         ValueError: no file given.
         RunError: ``E310`` when ``dataset_id`` is taken.
         core.kernel.errors.CorpusError: when no file could be read (the dataset is then removed again).
+        core.kernel.errors.StudioError: ``E320`` for ``source == "path"`` when a path is outside the allowed
+            roots or not a regular file (see :func:`core.runs.paths.check_server_paths`).
     """
     if not files and not uploads:
         raise ValueError("give at least one file")
+    if source == "path":  # typed by a user: only regular files inside the allowed roots (core.runs.paths)
+        checked = check_server_paths(files)
+        real = dict(zip(files, checked))
+        file_splits = {real.get(k, k): v for k, v in (file_splits or {}).items()}
+        files = checked
     opts = {k: (None if v in ("", "auto") else v) for k, v in (options or {}).items()}
     ds = store.add_dataset(name, meta={"source": source, "options": opts}, dataset_id=dataset_id)
     try:

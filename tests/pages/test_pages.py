@@ -199,7 +199,7 @@ def test_data_upload_validate_stats_preview_and_reload(store, tmp_path):
 
 
 def test_data_server_path_with_forced_options(store, tmp_path):
-    files = conll_files(tmp_path / "server")
+    files = conll_files(tmp_path / "ws" / "imports" / "server")  # the default allowed root
     at = open_page("data")
     at.radio(key="data_source").set_value("Path on the server").run()
     at.text_area(key="data_paths").input("\n".join(files)).run()
