@@ -46,7 +46,8 @@ def main() -> int:
     from core.data.loader import load_corpus
     from core.eval.metrics import evaluate
     from core.model.bundled import resolve_model
-    from core.train.loop import Callbacks, fit, hold_out_dev
+    from core.data.splits import hold_out_dev
+    from core.train.loop import Callbacks, fit
 
     train, test = [], []
     for lang, (tr, te) in FILES.items():

@@ -32,19 +32,29 @@ def atomic_output(path: str | os.PathLike, *, folder: bool = False) -> Iterator[
         tmp = Path(name)
     try:
         yield tmp
-        if folder and target.exists():
-            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old"))
-            os.replace(target, old / target.name)
-            os.replace(tmp, target)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, target)
+        replace_path(tmp, target)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def replace_path(src: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Move the file or folder ``src`` to ``target`` (same file system), replacing what is there.
+
+    A file is replaced in one rename; an existing folder is first moved aside (one rename), then ``src``
+    renamed in, then the old folder deleted, so ``target`` is always a complete old or new folder.
+    """
+    src, target = Path(src), Path(target)
+    if src.is_dir() and target.exists():
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old"))
+        os.replace(target, old / target.name)
+        os.replace(src, target)
+        shutil.rmtree(old)
+    else:
+        os.replace(src, target)
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
