@@ -45,8 +45,9 @@ def main() -> int:
     from core.model.predictor import Predictor
     from core.data.loader import load_corpus
     from core.eval.metrics import evaluate
+    from core.data.splits import hold_out_dev
     from core.model.hub import resolve_model
-    from core.train.loop import Callbacks, fit, hold_out_dev
+    from core.train.loop import Callbacks, fit
 
     train, test = [], []
     for lang, (tr, te) in FILES.items():

@@ -9,6 +9,7 @@ from core.kernel.errors import StudioError
 from core.ui.export import zip_folder
 from core.ui.plots import line_figure, per_language_f1_figure
 from core.ui.runinfo import final_language_f1, run_label, run_row
+from core.kernel.constants import EVAL_F1
 from core.runs.store import DEV_F1_KEYS, FINISHED
 from pages._shared import durable, setup
 
@@ -34,7 +35,7 @@ if len(chosen) >= 2:
     curves = {}
     for rid in chosen:
         hist = store.metric_history(rid, DEV_F1_KEYS)
-        pts = hist.get("eval_f1") or hist.get("dev_f1") or []
+        pts = hist.get(EVAL_F1, [])
         curves[names[rid]] = [(m.step, m.value) for m in pts]
     c1, c2 = st.columns(2)
     c1.plotly_chart(line_figure(curves, "Dev entity F1 during training", "F1"), key="runs_curves")

@@ -12,6 +12,7 @@ from core.runs import registry
 
 from core.runs import jobs
 from core.kernel.config import DEFAULT_MODEL, TrainConfig
+from core.kernel.constants import EVAL_F1, EVAL_LOSS, LEARNING_RATE, SENTENCES_PER_S, TRAIN_LOSS
 from core.model.device import describe_device
 from core.kernel.errors import StudioError
 from core.runs.live import live_interval, refresh
@@ -65,15 +66,15 @@ def live_panel(run_id: str, was_active: bool) -> None:
     if run.active:
         text = "waiting for the device" if run.status == "SCHEDULED" else f"step {step} of {total or '?'}"
         st.progress(run.fraction or 0.0, text=text)
-    loss = series.get("train_loss") or series.get("loss")
+    loss = series.get(TRAIN_LOSS)
     # Figures are rebuilt only when new rows came in; the same keys update the charts in place in the browser.
     fkey = f"live_figs_{run_id}"
     cached = st.session_state.get(fkey)
     if cached is None or cached[0] != (series.attempt, series.last_id):
-        figs = (loss_figure(loss, series.get("eval_loss")),
-                f1_figure(series.get("eval_f1") or series.get("dev_f1"), series.per_language_f1()),
-                line_figure({"learning rate": series.get("learning_rate")}, "Learning rate", "learning rate"),
-                line_figure({"sentences/s": series.get("sentences_per_s")}, "Training speed", "sentences/s"))
+        figs = (loss_figure(loss, series.get(EVAL_LOSS)),
+                f1_figure(series.get(EVAL_F1), series.per_language_f1()),
+                line_figure({"learning rate": series.get(LEARNING_RATE)}, "Learning rate", "learning rate"),
+                line_figure({"sentences/s": series.get(SENTENCES_PER_S)}, "Training speed", "sentences/s"))
         st.session_state[fkey] = cached = ((series.attempt, series.last_id), figs)
     figs = cached[1]
     g1, g2 = st.columns(2)
@@ -194,8 +195,8 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
                  disabled=cfg is None or bool(n_errors) or not model or not summ.get("n_train")):
         try:
             with st.spinner("Starting the training process..."):
-                new = store.create_run({**cfg.to_dict(), "_preset": preset}, registry.run_data(store, ds),
-                                       name=name or None)
+                new = store.create_run(cfg, registry.run_data(store, ds), name=name or None,
+                                       options={"preset": preset})
                 jobs.launch(new.run_id, store)
         except StudioError as exc:
             st.error(str(exc))

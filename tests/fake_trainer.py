@@ -4,7 +4,7 @@ Configured through ``run.config``:
 
 * ``fake_steps`` (int, default 10): steps to train; ``fake_forever`` (bool): train until stopped.
 * ``fake_sleep`` (seconds per step, default 0.02).
-* ``fake_eval_every`` (int, default 5): log ``dev_f1`` every that many steps.
+* ``fake_eval_every`` (int, default 5): log ``eval_f1`` every that many steps.
 * ``fake_fail_at`` (int): raise at that step; ``fake_error``: ``"value"`` (ValueError, default), ``"oom"``
   (a class named OutOfMemoryError, like torch.cuda's), ``"studio"`` (ConfigError E202).
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 
+from core.kernel.constants import EVAL_F1, TRAIN_LOSS
 from core.kernel.errors import ConfigError
 
 
@@ -51,9 +52,9 @@ def train_run(run, store, resume: bool) -> dict:
         if cfg.get("fake_fail_at") == step:
             _fail(cfg.get("fake_error", "value"), step)
         time.sleep(float(cfg.get("fake_sleep", 0.02)))
-        metrics = {"loss": 1.0 / step}
+        metrics = {TRAIN_LOSS: 1.0 / step}
         if step % int(cfg.get("fake_eval_every", 5)) == 0:
-            metrics["dev_f1"] = min(1.0, step / 100)
+            metrics[EVAL_F1] = min(1.0, step / 100)
         store.log_metrics(run.run_id, step, metrics)
         state.write_text(json.dumps({"step": step}))
         print(f"step {step} loss {1.0 / step:.4f}", flush=True)

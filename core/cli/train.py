@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.kernel.constants import EVAL_F1, TRAIN_LOSS
 from core.kernel.errors import StudioError
 
 
@@ -52,9 +53,9 @@ def watch(run_id: str, store, json_mode: bool = False, poll: float = 1.0) -> obj
                     bar.update(step - bar.n)
                 for m in store.metrics_since(run_id, last_id):
                     last_id = m.id
-                    if m.key == "eval_f1":
+                    if m.key == EVAL_F1:
                         bar.set_postfix(dev_f1=f"{m.value:.3f}")
-                    elif m.key == "train_loss":
+                    elif m.key == TRAIN_LOSS:
                         bar.set_postfix_str(f"loss={m.value:.3f}" + (f" dev_f1={run.best_dev_f1:.3f}"
                                                                     if run.best_dev_f1 is not None else ""))
                 if run.status in ("FINISHED", "FAILED", "STOPPED"):
@@ -108,8 +109,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg["model_name_or_path"] = args.model
     if args.epochs is not None:
         cfg["num_train_epochs"] = args.epochs
-    config = TrainConfig.from_dict({k: v for k, v in cfg.items() if not k.startswith("_")}).to_dict()
-    config.update({k: v for k, v in cfg.items() if k.startswith("_")})
+    config = TrainConfig.from_dict({k: v for k, v in cfg.items() if not k.startswith("_")})  # validated once, here
+    options = {k[1:]: v for k, v in cfg.items() if k.startswith("_")}  # e.g. "_entrypoint" -> options["entrypoint"]
     data = {"train": _abs(args.train), "dev": _abs(args.dev), "test": _abs(args.test), "lang": args.lang,
             "format": args.format}
     for split in ("train", "dev", "test"):
@@ -117,7 +118,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if limit:
             data[f"max_{split}_sentences"] = limit
     store = _store()
-    run = store.create_run(config, data, name=args.name)
+    run = store.create_run(config, data, name=args.name, options=options)
     jobs.launch(run.run_id, store)
     print(f"run {run.run_id} launched (log: {store.log_path(run.run_id)})", file=sys.stderr)
     if args.detach:

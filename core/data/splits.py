@@ -93,6 +93,21 @@ def random_split(sentences: Sequence[Sentence], dev: float = 0.1, test: float = 
     return out
 
 
+def hold_out_dev(sentences: Sequence[Sentence], fraction: float, seed: int) -> tuple[list[Sentence], list[Sentence]]:
+    """Train and dev parts of ``sentences`` by :func:`random_split` (``dev=fraction``, no test): stratified by
+    language, whole documents kept together, every language kept in train. Dev sentences get ``split = "dev"``.
+
+    Raises:
+        ValueError: ``fraction`` outside [0, 1).
+    """
+    splits = random_split(sentences, dev=fraction, test=0.0, seed=seed)
+    train = [s for s, sp in zip(sentences, splits) if sp == "train"]
+    dev = [s for s, sp in zip(sentences, splits) if sp == "dev"]
+    for s in dev:
+        s.split = "dev"
+    return train, dev
+
+
 def apply_splits(sentences: Sequence[Sentence], splits: Sequence[str]) -> None:
     """Set ``sentence.split`` from a list made by :func:`random_split` (same order), in place.
 

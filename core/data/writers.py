@@ -9,24 +9,12 @@ while spaces do (KLUE has tokens that are a single space).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Iterable, Sequence
 
 from core.data.corpus import Sentence
 from core.kernel.errors import CorpusError
+from core.kernel.files import atomic_write
 from core.data.schemes import from_iob2
-
-
-def _atomic_write(path: str, text: str) -> None:
-    """Write ``text`` as UTF-8 to ``path`` through a temporary file and a rename, so readers never see half."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-    os.replace(tmp, target)
 
 
 def conll_text(sentences: Iterable[Sentence], scheme: str = "IOB2", docstart: bool = True) -> str:
@@ -74,5 +62,5 @@ def write_corpus(sentences: Sequence[Sentence], path: str, to: str = "conll", sc
         text = jsonl_text(sentences)
     else:
         raise CorpusError("E102", f"unknown output format {to!r}", fix="Use --to conll or --to jsonl.")
-    _atomic_write(path, text)
+    atomic_write(path, text)
     return path

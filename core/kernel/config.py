@@ -12,9 +12,11 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from core.kernel.constants import DEFAULT_MODEL
+from core.kernel.devices import DEVICE_CHOICES, select_device
 from core.kernel.errors import ConfigError
 
-DEFAULT_MODEL = "multilingual-e5-small"
+__all__ = ["DEFAULT_MODEL", "TrainConfig", "field_help"]
 
 
 @dataclass
@@ -87,7 +89,7 @@ class TrainConfig:
         "help": "Data-parallel processes (DDP through torchrun): 0 uses one per visible GPU when there are "
                 "several, else one process; on CPU, N > 1 runs N gloo processes."})
     device: str = field(default="auto", metadata={
-        "help": "auto (first free GPU, else CPU), cpu, cuda or cuda:N."})
+        "help": f"{DEVICE_CHOICES}: auto takes the first GPU when there is one, else the CPU; cuda means cuda:0."})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "TrainConfig":
@@ -113,7 +115,12 @@ class TrainConfig:
         return cfg
 
     def validate(self) -> None:
-        """Check ranges. Raises ConfigError E202 naming the field, the value and the valid range."""
+        """Check ranges; write ``device`` in its canonical form (:func:`core.kernel.devices.select_device`).
+
+        Raises:
+            ConfigError: E202 naming the field, the value and the valid range.
+        """
+        self.device = select_device(self.device)
         checks = [
             ("learning_rate", 0 < self.learning_rate <= 1, "a number in (0, 1], e.g. 5e-5"),
             ("classifier_lr_multiplier", 0 < self.classifier_lr_multiplier <= 1000, "in (0, 1000]"),
@@ -139,8 +146,6 @@ class TrainConfig:
             ("dev_fraction", 0 < self.dev_fraction < 0.5, "in (0, 0.5)"),
             ("num_threads", 0 <= self.num_threads <= 256, "0 to 256"),
             ("ddp_processes", 0 <= self.ddp_processes <= 64, "0 to 64"),
-            ("device", self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
-             "auto, cpu, cuda or cuda:N"),
             ("model_name_or_path", bool(self.model_name_or_path.strip()), "a model name or folder"),
         ]
         for name, ok, valid in checks:

@@ -48,14 +48,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from core.kernel.constants import DEFAULT_MODEL  # the default encoder, defined once in the kernel
 from core.kernel.errors import ConfigError, StudioError
 from core.model.e5s1 import convert_e5s1
 from core.model.tokenization import load_tokenizer
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MODEL = "multilingual-e5-small"
-"""The default encoder: multilingual (about 100 languages), 12 layers, hidden 384."""
 
 CACHE_ENV = "NER_STUDIO_MODEL_CACHE"
 """Environment variable naming the model cache folder."""

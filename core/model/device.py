@@ -14,6 +14,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from core.kernel.devices import select_device
+
 NVIDIA_SMI_QUERY = ["--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]
 NVIDIA_SMI_TIMEOUT_S = 5.0
 
@@ -144,12 +146,15 @@ def describe_device(use_torch: bool = False, *, refresh: bool = False) -> Device
 
 
 def pick_device(requested: str = "auto") -> str:
-    """``cpu``, ``cuda`` or ``cuda:N``: ``auto`` takes the first GPU when torch sees one, else the CPU."""
+    """``cpu`` or ``cuda:N`` by :func:`core.kernel.devices.select_device` (the one device rule), asking torch
+    for ``auto``.
+
+    Raises:
+        ConfigError: E202 for a value the rule refuses.
+    """
     import torch
 
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return requested
+    return select_device(requested, torch.cuda.is_available)
 
 
 def cpu_has_bf16() -> bool:

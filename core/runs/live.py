@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from core.kernel.constants import EVAL_F1_LANG_PREFIX
 from core.runs.store import Metric
 
 #: Metric key prefix of per-language dev F1 (``eval_f1_es``...).
-LANG_F1_PREFIX = "eval_f1_"
+LANG_F1_PREFIX = EVAL_F1_LANG_PREFIX
 #: Step-rate window for the ETA: the last this many (step, time) observations.
 RATE_WINDOW = 20
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any, Sequence
 from core.kernel.constants import PROJECT_ROOT
 from core.data.corpus import Corpus, ReadOptions, Sentence
 from core.kernel.errors import RunError
+from core.kernel.files import atomic_write
 from core.data.loader import load_corpus
 from core.data.splits import SPLITS, apply_splits, random_split, split_by_file
 from core.runs.paths import check_server_paths
@@ -84,11 +84,7 @@ class Manifest:
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True))
 
 
 def manifest_path(store: RunStore, dataset_id: str) -> Path:

@@ -32,6 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from core.kernel.config import TrainConfig
+from core.kernel.constants import (ACTIVE_STATUSES, EVAL_F1, FAILED, FINISHED, LEGACY_METRIC_KEYS, RUNNING,
+                                   SCHEDULED, STATUSES, STOPPED, TERMINAL_STATUSES)
 from core.kernel.errors import RunError, StudioError
 
 WORKSPACE_ENV = "NER_STUDIO_WORKSPACE"
@@ -39,20 +42,16 @@ DB_NAME = "runs.sqlite"
 LOG_NAME = "train.log"
 #: A copy of the run's row kept in its folder, so a new store can register the run again (:meth:`RunStore.repair`).
 RUN_FILE = "run.json"
+#: 2: ``runs.trained_before`` (Elapsed across resumes); ``runs.options`` (preset, entry point) out of ``config``;
+#: metric keys renamed to ``core.kernel.constants``'.
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
 
-SCHEDULED = "SCHEDULED"
-RUNNING = "RUNNING"
-FINISHED = "FINISHED"
-FAILED = "FAILED"
-STOPPED = "STOPPED"
-STATUSES = (SCHEDULED, RUNNING, FINISHED, FAILED, STOPPED)
-ACTIVE_STATUSES = (SCHEDULED, RUNNING)
-TERMINAL_STATUSES = (FINISHED, FAILED, STOPPED)
+__all__ = ["ACTIVE_STATUSES", "FAILED", "FINISHED", "RUNNING", "SCHEDULED", "STATUSES", "STOPPED",
+           "TERMINAL_STATUSES", "DEV_F1_KEYS", "Run", "RunStore", "Metric", "Artifact", "Dataset"]
 
 #: Metric keys that count as the development-set F1: logging one of them raises ``Run.best_dev_f1``.
-DEV_F1_KEYS = ("dev_f1", "eval_f1")
+DEV_F1_KEYS = (EVAL_F1,)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -76,7 +75,8 @@ CREATE TABLE IF NOT EXISTS runs (
     total_steps    INTEGER,
     attempt        INTEGER NOT NULL DEFAULT 0,
     summary        TEXT NOT NULL DEFAULT '{{}}',
-    trained_before REAL NOT NULL DEFAULT 0
+    trained_before REAL NOT NULL DEFAULT 0,
+    options        TEXT NOT NULL DEFAULT '{{}}'
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created DESC);
 CREATE INDEX IF NOT EXISTS runs_status_device ON runs (status, device);
@@ -109,8 +109,8 @@ CREATE TABLE IF NOT EXISTS datasets (
 
 _RUN_COLUMNS = ("run_id", "name", "status", "config", "data", "pid", "device", "created", "queued", "started",
                 "finished", "heartbeat", "error", "stop_requested", "best_dev_f1", "model_dir", "step",
-                "total_steps", "attempt", "summary", "trained_before")
-_JSON_COLUMNS = ("config", "data", "summary")
+                "total_steps", "attempt", "summary", "trained_before", "options")
+_JSON_COLUMNS = ("config", "data", "summary", "options")
 #: Columns :meth:`RunStore.update_run` may change (``run_id`` and ``created`` are fixed at creation).
 UPDATABLE_FIELDS = tuple(c for c in _RUN_COLUMNS if c not in ("run_id", "created"))
 
@@ -152,6 +152,8 @@ class Run:
         attempt: how many times the run was launched (1 for the first launch, +1 per resume).
         summary: final scores (for instance test precision / recall / F1).
         trained_before: seconds trained by the earlier attempts (a resume adds the attempt that ended).
+        options: how the run was made, beside its config: ``preset`` (the form's preset name) and
+            ``entrypoint`` (``module:function`` of the training function; absent = the studio's trainer).
     """
 
     run_id: str
@@ -175,6 +177,7 @@ class Run:
     attempt: int = 0
     summary: dict = field(default_factory=dict)
     trained_before: float = 0.0
+    options: dict = field(default_factory=dict)
 
     @property
     def elapsed(self) -> float | None:
@@ -252,6 +255,25 @@ def _row_to_run(row: sqlite3.Row) -> Run:
         values[k] = json.loads(values[k]) if values[k] else {}
     values["stop_requested"] = bool(values["stop_requested"])
     return Run(**values)
+
+
+def _migrate_to_v2(conn: sqlite3.Connection) -> None:
+    """Schema 1 -> 2, in the caller's transaction: add ``runs.trained_before`` and ``runs.options``, move the
+    ``_preset`` /
+    ``_entrypoint`` keys of each config there; rename metric keys written under their old names."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+    if "options" not in columns:
+        conn.execute("ALTER TABLE runs ADD COLUMN options TEXT NOT NULL DEFAULT '{}'")
+    if "trained_before" not in columns:  # training seconds of earlier attempts (Elapsed across resumes)
+        conn.execute("ALTER TABLE runs ADD COLUMN trained_before REAL NOT NULL DEFAULT 0")
+    for row in conn.execute("SELECT run_id, config FROM runs").fetchall():
+        config = json.loads(row[1] or "{}")
+        options = {k[1:]: config.pop(k) for k in [k for k in config if k.startswith("_")]}
+        if options:
+            conn.execute("UPDATE runs SET config = ?, options = ? WHERE run_id = ?",
+                         (json.dumps(config, sort_keys=True), json.dumps(options, sort_keys=True), row[0]))
+    for old, new in LEGACY_METRIC_KEYS.items():
+        conn.execute("UPDATE metrics SET key = ? WHERE key = ?", (new, old))
 
 
 def _check_status(status: str) -> None:
@@ -392,9 +414,8 @@ class RunStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                columns = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
-                if "trained_before" not in columns:  # schema 1 -> 2: training seconds of earlier attempts
-                    conn.execute("ALTER TABLE runs ADD COLUMN trained_before REAL NOT NULL DEFAULT 0")
+                if version < 2:
+                    _migrate_to_v2(conn)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:
@@ -556,14 +577,17 @@ class RunStore:
 
     # ------------------------------------------------------------------ runs
 
-    def create_run(self, config: Mapping[str, Any], data: Mapping[str, Any] | None = None,
-                   name: str | None = None) -> Run:
+    def create_run(self, config: TrainConfig | Mapping[str, Any], data: Mapping[str, Any] | None = None,
+                   name: str | None = None, *, options: Mapping[str, Any] | None = None) -> Run:
         """Create a SCHEDULED run (not launched: see :func:`core.runs.jobs.launch`) and its folder.
 
         Args:
-            config: training configuration; must be JSON-serialisable.
+            config: the training configuration, validated once, here: a :class:`TrainConfig` (stored as its
+                dict) for the studio's trainer; a plain JSON-serialisable mapping for the trainer named by
+                ``options["entrypoint"]`` (its own keys) is stored as given.
             data: dataset paths / ids and languages; must be JSON-serialisable.
             name: display name; defaults to the run id.
+            options: ``preset`` and ``entrypoint`` (see :class:`Run`); JSON-serialisable.
 
         Returns:
             The new run.
@@ -571,15 +595,18 @@ class RunStore:
         Raises:
             TypeError: ``config`` or ``data`` is not JSON-serialisable.
         """
-        config_json = json.dumps(dict(config), sort_keys=True)
+        config_json = json.dumps(config.to_dict() if isinstance(config, TrainConfig) else dict(config),
+                                 sort_keys=True)
+        options_json = json.dumps(dict(options or {}), sort_keys=True)
         data_json = json.dumps(dict(data or {}), sort_keys=True)
         for _ in range(20):
             run_id = _new_id("r")
             try:
                 with self._tx() as conn:
                     conn.execute(
-                        "INSERT INTO runs (run_id, name, status, config, data, created) VALUES (?, ?, ?, ?, ?, ?)",
-                        (run_id, name or run_id, SCHEDULED, config_json, data_json, time.time()))
+                        "INSERT INTO runs (run_id, name, status, config, data, options, created)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (run_id, name or run_id, SCHEDULED, config_json, data_json, options_json, time.time()))
             except sqlite3.IntegrityError:
                 continue  # the random suffix collided within the same second: draw again
             self.run_dir(run_id)

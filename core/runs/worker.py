@@ -4,8 +4,8 @@ Started by :func:`core.runs.jobs.launch` (its stdout and stderr go to the run's 
 thing that trains. In order it:
 
 1. loads the run (it must be SCHEDULED), records its pid and starts a heartbeat thread (every 2 s);
-2. resolves the device (``config["device"]``: ``cpu``, ``cuda``, ``cuda:<k>`` or ``auto``) and the training
-   function (``config["_entrypoint"]``, default ``core.train.loop:train_run``);
+2. resolves the device (``config["device"]`` by :func:`core.kernel.devices.select_device`, the rule TrainConfig
+   validates with) and the training function (``run.options["entrypoint"]``, default ``core.train.loop:train_run``);
 3. waits in SCHEDULED until the device is free (:meth:`core.runs.store.RunStore.claim_device`: one run per GPU, at
    most ``$NER_STUDIO_CPU_SLOTS`` (default 1) CPU runs), reaping dead holders meanwhile;
 4. calls ``train_run(run, store, resume)`` and marks the run FINISHED or STOPPED from its return value, or
@@ -18,10 +18,11 @@ step boundary, saves a checkpoint and returns ``{"status": "STOPPED"}``.
 Trainer contract (``train_run(run: Run, store: RunStore, resume: bool) -> dict | None``):
 
 * ``run`` is RUNNING, with ``run.device`` set; ``run.config`` / ``run.data`` hold the configuration and data.
-* At each optimisation step: ``store.log_metrics(run.run_id, step, {"loss": ..., "learning_rate": ...})``
-  (this also advances ``run.step`` and counts as a heartbeat); after each evaluation log ``dev_f1`` (and
-  ``dev_precision``, ``dev_recall``...): ``dev_f1`` / ``eval_f1`` raise ``best_dev_f1``. Set the plan once
-  with ``store.update_run(run.run_id, total_steps=N)``.
+* Metric keys are the constants of :mod:`core.kernel.constants`. At each optimisation step:
+  ``store.log_metrics(run.run_id, step, {TRAIN_LOSS: ..., LEARNING_RATE: ...})`` (this also advances
+  ``run.step`` and counts as a heartbeat); after each evaluation log ``EVAL_F1`` (and ``EVAL_PRECISION``,
+  ``EVAL_RECALL``, ``eval_f1_<lang>``...): ``EVAL_F1`` raises ``best_dev_f1``. Set the plan once with
+  ``store.update_run(run.run_id, total_steps=N)``.
 * At each step boundary: ``if store.stop_requested(run.run_id)``: save a checkpoint and return
   ``{"status": "STOPPED"}``.
 * Checkpoints go under ``store.checkpoint_dir(run.run_id)``; the final model under
@@ -49,13 +50,14 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from core.kernel.constants import ACTIVE_STATUSES, DEFAULT_ENTRYPOINT, FAILED, FINISHED, SCHEDULED, STOPPED
+from core.kernel.devices import select_device
 from core.kernel.errors import ConfigError, RunError, StudioError
 from core.runs.jobs import LOG_TAIL_LINES, check_alive, log_tail
-from core.runs.store import (ACTIVE_STATUSES, FAILED, FINISHED, SCHEDULED, STOPPED, Run, RunStore, disk_full_error,
-                             is_disk_full)
+from core.runs.store import Run, RunStore, disk_full_error, is_disk_full
 
-ENTRYPOINT_KEY = "_entrypoint"
-DEFAULT_ENTRYPOINT = "core.train.loop:train_run"
+#: Key of ``Run.options`` naming the training function (``module:function``).
+ENTRYPOINT_KEY = "entrypoint"
 #: Seconds between two heartbeats.
 HEARTBEAT_INTERVAL_S = 2.0
 #: Seconds between two tries to claim a busy device (``$NER_STUDIO_POLL_S`` overrides).
@@ -80,27 +82,16 @@ def _cuda_available() -> bool:
 
 
 def resolve_device(run: Run) -> str:
-    """The device a run trains on: ``"cpu"``, ``"cuda:<k>"`` or ``"mps"``.
+    """The device a run queues for and trains on: ``"cpu"`` or ``"cuda:<k>"``.
 
-    Read from ``run.config["device"]``, else the device of an earlier attempt, else ``"auto"`` (``cuda:0``
-    when torch sees a GPU, otherwise ``cpu``). ``"cuda"`` means ``cuda:0``; an integer k means ``cuda:k``.
+    Read from ``run.config["device"]``, else the device of an earlier attempt, else ``"auto"``, and resolved by
+    :func:`core.kernel.devices.select_device` (the rule TrainConfig validates with; ``auto`` = ``cuda:0`` when
+    torch sees a GPU, otherwise ``cpu``).
 
     Raises:
         ConfigError: ``E202`` for any other value.
     """
-    spec = run.config.get("device") or run.device or "auto"
-    if isinstance(spec, int) and not isinstance(spec, bool) and spec >= 0:
-        return f"cuda:{spec}"
-    text = str(spec).strip().lower()
-    if text == "auto":
-        return "cuda:0" if _cuda_available() else "cpu"
-    if text in ("cpu", "mps"):
-        return text
-    if text == "cuda":
-        return "cuda:0"
-    if text.startswith("cuda:") and text[5:].isdigit():
-        return f"cuda:{int(text[5:])}"
-    raise ConfigError("E202", f"device {spec!r} of run {run.run_id!r} is not one of auto, cpu, mps, cuda, cuda:<k>")
+    return select_device(run.config.get("device") or run.device or "auto", _cuda_available)
 
 
 def _device_slots(device: str) -> int:
@@ -329,7 +320,7 @@ def run_worker(run_id: str, store: RunStore, *, resume: bool = False, poll_inter
         try:
             device = resolve_device(run)
             store.update_run(run_id, device=device)
-            train = resolve_entrypoint(run.config.get(ENTRYPOINT_KEY, DEFAULT_ENTRYPOINT))
+            train = resolve_entrypoint(run.options.get(ENTRYPOINT_KEY) or DEFAULT_ENTRYPOINT)
             outcome = _wait_for_device(store, run_id, device, pid, poll)
             if outcome == "stopped":
                 store.set_status(run_id, STOPPED, None, expect=ACTIVE_STATUSES)

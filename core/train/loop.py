@@ -10,9 +10,11 @@ What differs from the Hugging Face ``run_ner.py`` recipe, and why (measured by `
   windows, not truncations; the checkpoint kept is the best by dev entity F1 (seqeval strict IOB2), not by loss.
 * Languages can be re-balanced with XLM-R's exponent (``language_sampling_alpha``).
 
-The loop is plain PyTorch rather than ``transformers.Trainer`` because the Trainer's per-step overhead, its
-sentence-count batching and its loss-based checkpoint choice are exactly what this module replaces; models,
-tokenizers, schedulers and ``save_pretrained`` folders are transformers' own.
+The loop runs on Hugging Face ``accelerate`` (device placement, bf16 autocast, gradient accumulation, data
+parallel under ``torchrun``/``accelerate launch`` with gloo on the CPU and nccl on GPUs, ``save_state`` /
+``load_state`` checkpoints), as in transformers' ``run_ner_no_trainer.py``, rather than on ``transformers.Trainer``,
+because the Trainer's sentence-count batching and its loss-based checkpoint choice are what this module replaces;
+models, tokenizers, schedulers and ``save_pretrained`` folders are transformers' own.
 
 :func:`fit` is store-free (benchmarks and tests call it); :func:`train_run` is the worker's entry point and
 reports through :mod:`core.runs.store`.
@@ -20,6 +22,8 @@ reports through :mod:`core.runs.store`.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -30,10 +34,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from core.kernel.config import TrainConfig
 from core.data.corpus import Sentence
+from core.data.splits import hold_out_dev
+from core.kernel.config import TrainConfig
+from core.kernel.constants import (EPOCH, EVAL_F1, EVAL_F1_LANG_PREFIX, EVAL_LOSS, EVAL_PRECISION, EVAL_RECALL,
+                                   GRAD_NORM, LEARNING_RATE, SENTENCES_PER_S, TOKENS_PER_S, TRAIN_LOSS)
+from core.kernel.devices import select_device
 from core.kernel.errors import StudioError
-from core.model.device import pick_device, use_bf16
+from core.kernel.files import atomic_output, atomic_write, replace_path
+from core.model.device import use_bf16
+from core.runs.worker import is_oom
 
 CHECKPOINT_DIR = "checkpoint"
 LOG_EVERY = 5  # optimizer steps between train-loss/speed metric rows
@@ -94,39 +104,6 @@ def label_list_for(train: Sequence[Sentence], fixed: Sequence[str] | None = None
     for t in sorted(entity_types(s.ner_tags for s in train)):
         out += [f"B-{t}", f"I-{t}"]
     return out
-
-
-def hold_out_dev(sentences: Sequence[Sentence], fraction: float, seed: int) -> tuple[list[Sentence], list[Sentence]]:
-    """Split sentences into train and dev, stratified by language, whole documents kept together.
-
-    A document (same source and ``doc_id``) goes entirely to one side, so translations or neighbouring sentences
-    of one article cannot leak from train into dev. Files without documents are split by sentence.
-    """
-    rng = random.Random(seed)
-    groups: dict[tuple, list[Sentence]] = {}
-    for i, s in enumerate(sentences):
-        key = (s.lang, s.source, s.doc_id) if s.doc_id is not None else (s.lang, s.source, f"#{i}")
-        groups.setdefault(key, []).append(s)
-    by_lang: dict[str, list[list[Sentence]]] = {}
-    for key, g in groups.items():
-        by_lang.setdefault(key[0], []).append(g)
-    train: list[Sentence] = []
-    dev: list[Sentence] = []
-    for lang in sorted(by_lang):
-        gs = by_lang[lang]
-        rng.shuffle(gs)
-        total = sum(len(g) for g in gs)
-        target = max(1, round(total * fraction)) if total > 1 else 0
-        taken = 0
-        for g in gs:
-            if taken < target:
-                dev.extend(g)
-                taken += len(g)
-            else:
-                train.extend(g)
-    for s in dev:
-        s.split = "dev"
-    return train, dev
 
 
 def stratified_sample(sentences: Sequence[Sentence], limit: int, seed: int) -> list[Sentence]:
@@ -194,60 +171,11 @@ def make_batches(order: Sequence[int], lengths: Sequence[int], cfg: TrainConfig,
     return batches
 
 
-@dataclass
-class DistContext:
-    """Data-parallel context of this process (torchrun's environment variables; one process when unset).
-
-    Attributes:
-        world_size: number of processes; 1 without torchrun.
-        rank: this process's rank (0 is the main process: it evaluates, saves and reports).
-        local_rank: rank on this machine (the GPU index it uses).
-    """
-
-    world_size: int = 1
-    rank: int = 0
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_env(cls) -> "DistContext":
-        return cls(int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0")),
-                   int(os.environ.get("LOCAL_RANK", "0")))
-
-    def any(self, flag: bool) -> bool:
-        """True on every rank when ``flag`` is True on any rank (an all-reduce; free without DDP)."""
-        if not self.enabled:
-            return flag
-        import torch
-        import torch.distributed as dist
-
-        t = torch.tensor([1 if flag else 0], dtype=torch.int32)
-        if dist.get_backend() == "nccl":
-            t = t.cuda()
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
-
-    def barrier(self) -> None:
-        if self.enabled:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-
 def _set_seed(seed: int) -> None:
-    import numpy as np
-    import torch
+    from accelerate.utils import set_seed
 
     random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    set_seed(seed)  # python, numpy, torch (and CUDA) generators
 
 
 def _configure_threads(cfg: TrainConfig) -> int:
@@ -258,8 +186,26 @@ def _configure_threads(cfg: TrainConfig) -> int:
     return n
 
 
-def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, device: str):
+def _accelerator(cfg: TrainConfig):
+    """The run's :class:`accelerate.Accelerator`: device, bf16 autocast, gradient accumulation, processes.
+
+    The device is :func:`core.kernel.devices.select_device`'s; under ``torchrun``/``accelerate launch`` each
+    process takes its own GPU (nccl) or joins a gloo group on the CPU. bf16 follows
+    :func:`core.model.device.use_bf16` (only where the hardware multiplies bf16 natively).
+    """
     import torch
+    from accelerate import Accelerator
+
+    device = select_device(cfg.device, torch.cuda.is_available)
+    if device.startswith("cuda") and "LOCAL_RANK" not in os.environ:
+        torch.cuda.set_device(device)  # one process: the GPU the worker claimed (accelerate uses the current one)
+    bf16 = use_bf16(cfg.precision, device)
+    return Accelerator(cpu=device == "cpu", mixed_precision="bf16" if bf16 else "no",
+                       gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+                       step_scheduler_with_optimizer=False)
+
+
+def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig):
     from transformers import AutoModelForTokenClassification
 
     id2label = dict(enumerate(labels))
@@ -274,11 +220,12 @@ def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, device: st
         lcfg = LoraConfig(task_type=TaskType.TOKEN_CLS, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
                           lora_dropout=cfg.lora_dropout, target_modules=["query", "key", "value"])
         model = get_peft_model(model, lcfg)
-    model.to(device)
     return model
 
 
 def _optimizer(model, cfg: TrainConfig, device: str):
+    """AdamW with the classifier head at ``learning_rate * classifier_lr_multiplier`` and no weight decay on
+    biases / LayerNorm; ``fused`` on CUDA, ``foreach`` on the CPU."""
     import torch
 
     groups_by_key: dict[tuple[bool, bool], list] = {}
@@ -298,31 +245,21 @@ def _optimizer(model, cfg: TrainConfig, device: str):
 def save_model(model, tokenizer, out_dir: str, cfg: TrainConfig, labels: list[str], extra: dict | None = None) -> None:
     """Write a transformers model folder (config with id2label/label2id, tokenizer, safetensors) atomically,
     plus ``ner_studio.json`` (window settings and label list) for prediction."""
-    import tempfile
-
-    target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    to_save = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
-    to_save.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    meta = {"max_seq_length": cfg.max_seq_length, "stride": cfg.stride, "label_list": labels,
-            "base_model": cfg.model_name_or_path, **(extra or {})}
-    (tmp / "ner_studio.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-    old = target.with_name(target.name + ".old")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old.exists():
-        shutil.rmtree(old)
+    with atomic_output(out_dir, folder=True) as tmp:
+        to_save = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+        to_save.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        meta = {"max_seq_length": cfg.max_seq_length, "stride": cfg.stride, "label_list": labels,
+                "base_model": cfg.model_name_or_path, **(extra or {})}
+        (tmp / "ner_studio.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 def evaluate_sentences(model, tokenizer, sentences: Sequence[Sentence], cfg: TrainConfig, device: str) -> dict:
     """Entity scores of ``model`` on gold ``sentences`` (``core.eval.metrics.evaluate`` shape) plus ``predictions``
     and ``loss`` (mean cross-entropy of the labelled first subwords, as in training; labels unknown to the model
     count as ``O``)."""
-    from core.model.predictor import Predictor
     from core.eval.metrics import evaluate, source_tags
+    from core.model.predictor import Predictor
 
     pred = Predictor("", device=device, max_seq_length=cfg.max_seq_length, stride=cfg.stride,
                      model=model, tokenizer=tokenizer, precision=cfg.precision)
@@ -338,16 +275,300 @@ def evaluate_sentences(model, tokenizer, sentences: Sequence[Sentence], cfg: Tra
     return res
 
 
+@dataclass
+class _Progress:
+    """Where training stands; saved as ``state.json`` in each checkpoint (with the label list)."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_pos: int = 0  # batches of this process's plan of ``epoch`` already trained
+    best_f1: float | None = None
+    bad_evals: int = 0
+
+
+@dataclass
+class _Meter:
+    """Counters of the training-speed figures: since the last log row, and over the whole fit."""
+
+    loss_acc: object = 0.0  # a device tensor once training starts: read only when logged (no per-step sync)
+    micro: int = 0
+    windows: int = 0
+    tokens: int = 0
+    t_log: float = 0.0
+    seen_windows: int = 0
+    seen_real: int = 0
+    seen_padded: int = 0
+    train_time: float = 0.0
+
+
+class _Fit:
+    """One call of :func:`fit`: the state and the named steps its loop is made of."""
+
+    def __init__(self, cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], out_dir: str,
+                 callbacks: Callbacks | None, resume: bool, checkpoint_dir: str | None) -> None:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # per-shard bars would flood the run log
+        if not train:
+            raise StudioError("E202", "no training sentences", fix="Give a training file with annotated sentences.")
+        self.cfg, self.train, self.dev = cfg, train, dev
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else self.out / CHECKPOINT_DIR
+        saved = resume and (self.ckpt_dir / "state.json").exists()
+        state = json.loads((self.ckpt_dir / "state.json").read_text(encoding="utf-8")) if saved else {}
+        _set_seed(cfg.seed)
+        self.acc = _accelerator(cfg)
+        self.device = str(self.acc.device)
+        threads = _configure_threads(cfg)
+        cb = callbacks or Callbacks()
+        self.cb = cb if self.acc.is_main_process else Callbacks()  # the main process reports, evaluates, saves
+        self.log = self.cb.log or (lambda msg: None)
+        self.labels = label_list_for(train, state.get("labels"))
+        self._encode(threads)
+        self.dev_eval = stratified_sample(dev, cfg.eval_max_sentences, cfg.seed)
+        self._prepare()
+        self.p = _Progress(**{k: state[k] for k in ("step", "epoch", "batch_pos", "best_f1", "bad_evals")
+                              if k in state})
+        if saved:
+            self.acc.load_state(str(self.ckpt_dir))
+            self.log(f"resumed at step {self.p.step} (epoch {self.p.epoch}, batch {self.p.batch_pos})")
+        self.m = _Meter(t_log=time.perf_counter())
+        self.last_dev: dict | None = None
+        self.status = "FINISHED"
+
+    # ------------------------------------------------------------------ set-up steps
+
+    def _encode(self, threads: int) -> None:
+        """Tokenize every training sentence into windows (``encode_words``) with their lengths and languages."""
+        from core.model.alignment import encode_words
+        from core.model.bundled import load_tokenizer, resolve_model
+
+        cfg = self.cfg
+        self.base_dir = resolve_model(cfg.model_name_or_path)
+        self.tokenizer = load_tokenizer(self.base_dir)
+        label2id = {t: i for i, t in enumerate(self.labels)}
+        b_to_i = {label2id[t]: label2id["I-" + t[2:]] for t in self.labels
+                  if t.startswith("B-") and "I-" + t[2:] in label2id}
+        t0 = time.perf_counter()
+        self.windows, self.langs = [], []
+        for s in self.train:
+            ids = [label2id.get(t, 0) for t in s.ner_tags]
+            for w in encode_words(self.tokenizer, s.tokens, cfg.max_seq_length, cfg.stride, labels=ids,
+                                  label_all_tokens=cfg.label_all_tokens, b_to_i=b_to_i):
+                self.windows.append(w)
+                self.langs.append(s.lang)
+        self.lengths = [len(w.input_ids) for w in self.windows]
+        self.log(f"encoded {len(self.train):,} sentences into {len(self.windows):,} windows in "
+                 f"{time.perf_counter() - t0:.1f} s (device {self.device}, {threads} threads, "
+                 f"{self.acc.num_processes} process(es))")
+
+    def _prepare(self) -> None:
+        """Model, AdamW and the linear schedule, placed and wrapped by accelerate (DDP across processes)."""
+        from transformers import get_linear_schedule_with_warmup
+
+        cfg = self.cfg
+        model = _build_model(self.base_dir, self.labels, cfg)
+        self.model, self.optimizer = self.acc.prepare(model, _optimizer(model, cfg, self.device))
+        self.raw_model = self.acc.unwrap_model(self.model)
+        self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.steps_per_epoch = max(1, math.ceil(len(self.plan(0)) / cfg.gradient_accumulation_steps))
+        self.total_steps = cfg.max_steps if cfg.max_steps > 0 else max(
+            1, math.ceil(self.steps_per_epoch * cfg.num_train_epochs))
+        # Not acc.prepare'd: accelerate would step it once per process; our step count is already per process.
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer.optimizer, int(cfg.warmup_ratio *
+                                                         self.total_steps), self.total_steps)
+        self.acc.register_for_checkpointing(self.scheduler)
+        self.eval_every = cfg.eval_steps or self.steps_per_epoch
+        self.pad_id = self.tokenizer.pad_token_id or 0
+        self.log(f"precision: {'bf16 autocast' if self.acc.mixed_precision == 'bf16' else 'fp32'}")
+
+    # ------------------------------------------------------------------ loop steps
+
+    def plan(self, epoch: int) -> list[list[int]]:
+        """This process's batches of ``epoch``: every process builds the same seeded plan of length-bucketed,
+        token-budget batches and takes every ``num_processes``-th, cut to equal counts (no rank waits for a
+        missing all-reduce)."""
+        cfg, n, rank = self.cfg, self.acc.num_processes, self.acc.process_index
+        full = make_batches(epoch_order(self.langs, cfg.language_sampling_alpha, random.Random(cfg.seed + epoch)),
+                            self.lengths, cfg, random.Random(cfg.seed + 1000 + epoch))
+        return full if n == 1 else full[rank::n][:max(1, len(full) // n)]
+
+    def any_process(self, flag: bool) -> bool:
+        """True on every process when ``flag`` is True on one (accelerate's trigger; no collective alone)."""
+        if self.acc.num_processes == 1:
+            return flag
+        if flag:
+            self.acc.set_trigger()
+        return self.acc.check_trigger()
+
+    def train_batch(self, batch: list[int], sync: bool) -> None:
+        """Forward and backward of one batch; the gradients are all-reduced only when ``sync`` (the last batch
+        of an accumulation group). ``accelerator.backward`` divides the loss by gradient_accumulation_steps."""
+        import torch
+
+        from core.model.alignment import collate
+
+        t0 = time.perf_counter()
+        enc = collate([self.windows[i] for i in batch], self.pad_id)
+        real = int(enc["attention_mask"].sum())  # counted on the CPU copy: no device sync
+        padded = enc["input_ids"].numel()
+        enc = {k: v.to(self.acc.device, non_blocking=True) for k, v in enc.items()}
+        with contextlib.nullcontext() if sync else self.acc.no_sync(self.model):
+            loss = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                              labels=enc["labels"]).loss
+            self.acc.backward(loss)
+        m = self.m
+        m.loss_acc = loss.detach() + m.loss_acc  # summed on the device; read only when logged
+        m.micro += 1
+        m.windows += len(batch)
+        m.tokens += real
+        m.seen_windows += len(batch)
+        m.seen_real += real
+        m.seen_padded += padded
+        self.grad_norm = (self.acc.clip_grad_norm_(self.trainable, self.cfg.max_grad_norm)
+                          if sync and self.cfg.max_grad_norm > 0 else torch.zeros(()))
+        if sync:
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.p.step += 1
+        m.train_time += time.perf_counter() - t0
+
+    def log_train(self) -> None:
+        """A train-loss / learning-rate / speed metric row; raises E304 when the loss is not finite."""
+        m, step = self.m, self.p.step
+        now = time.perf_counter()
+        dt = max(now - m.t_log, 1e-9)
+        mean_loss = float(m.loss_acc) / max(m.micro, 1)  # the device sync happens here, every LOG_EVERY steps
+        if not math.isfinite(mean_loss):
+            raise StudioError("E304", f"training loss became {mean_loss} by step {step}",
+                              fix=f"Lower learning_rate (now {self.cfg.learning_rate}), raise "
+                                  "warmup_ratio, or set precision to fp32.")
+        if self.cb.on_metrics:
+            self.cb.on_metrics(step, {TRAIN_LOSS: mean_loss, LEARNING_RATE: self.scheduler.get_last_lr()[0],
+                                      GRAD_NORM: float(self.grad_norm), SENTENCES_PER_S: m.windows / dt,
+                                      TOKENS_PER_S: m.tokens / dt, EPOCH: step / self.steps_per_epoch})
+        m.loss_acc, m.micro, m.windows, m.tokens, m.t_log = 0.0, 0, 0, 0, now
+
+    def evaluate(self) -> bool:
+        """Score dev (main process), keep the best model by entity F1; True when early stopping says stop."""
+        p, cfg = self.p, self.cfg
+        stop = False
+        if self.acc.is_main_process and self.dev_eval:
+            res = evaluate_sentences(self.raw_model, self.tokenizer, self.dev_eval, cfg, self.device)
+            self.last_dev = res
+            f1 = res["overall"]["f1"] or 0.0
+            metrics = {EVAL_F1: f1, EVAL_PRECISION: res["overall"]["precision"] or 0.0,
+                       EVAL_RECALL: res["overall"]["recall"] or 0.0, EPOCH: p.step / self.steps_per_epoch,
+                       **({EVAL_LOSS: res["loss"]} if res["loss"] is not None else {})}
+            metrics.update({EVAL_F1_LANG_PREFIX + lang: sc["f1"] for lang, sc in res["per_language"].items()
+                            if sc["f1"] is not None})
+            if self.cb.on_metrics:
+                self.cb.on_metrics(p.step, metrics)
+            self.log(f"step {p.step}: dev F1 {f1:.4f} " + " ".join(
+                f"{k[len(EVAL_F1_LANG_PREFIX):]}={v:.3f}" for k, v in metrics.items()
+                if k.startswith(EVAL_F1_LANG_PREFIX)))
+            if p.best_f1 is None or f1 > p.best_f1:
+                p.best_f1, p.bad_evals = f1, 0
+                save_model(self.raw_model, self.tokenizer, str(self.out / MODEL_DIR), cfg, self.labels,
+                           {"best_dev_f1": f1, "step": p.step})
+            else:
+                p.bad_evals += 1
+                stop = bool(cfg.early_stopping_patience and p.bad_evals >= cfg.early_stopping_patience)
+        return self.any_process(stop)
+
+    def save_checkpoint(self) -> None:
+        """``accelerator.save_state`` (weights, AdamW, schedule, RNG of every process) plus ``state.json``,
+        written to a temporary folder and renamed over the checkpoint (a kill never leaves half of one)."""
+        tmp = self.ckpt_dir.with_name(self.ckpt_dir.name + ".tmp")
+        if self.acc.is_main_process and tmp.exists():
+            shutil.rmtree(tmp)
+        self.acc.wait_for_everyone()
+        self.acc.save_state(str(tmp))
+        self.acc.wait_for_everyone()
+        if self.acc.is_main_process:
+            (tmp / "state.json").write_text(json.dumps({**dataclasses.asdict(self.p), "labels": self.labels}),
+                                            encoding="utf-8")
+            replace_path(tmp, self.ckpt_dir)
+        self.acc.wait_for_everyone()
+
+    def after_step(self) -> bool:
+        """Progress, metric row, evaluation and checkpoint after an optimizer step; True when training is over."""
+        p = self.p
+        if self.cb.on_progress:
+            self.cb.on_progress(p.step, self.total_steps)
+        if p.step % LOG_EVERY == 0 or p.step >= self.total_steps:
+            self.log_train()
+        if p.step % self.eval_every == 0 or p.step >= self.total_steps:
+            stop_early = self.evaluate()
+            self.save_checkpoint()
+            self.m.t_log = time.perf_counter()
+            if stop_early:
+                self.log(f"early stopping: no better dev F1 in {self.cfg.early_stopping_patience} evaluations")
+                return True
+        return p.step >= self.total_steps
+
+    def stop_requested(self) -> bool:
+        """A stop request (any process's), honoured at this step boundary with a checkpoint."""
+        if not self.any_process(bool(self.cb.should_stop and self.cb.should_stop())):
+            return False
+        self.status = "STOPPED"
+        self.save_checkpoint()
+        self.log(f"stopped at step {self.p.step}; checkpoint saved")
+        return True
+
+    def run_epoch(self) -> bool:
+        """Train the rest of the current epoch; True when training is over (done, stopped or stopped early)."""
+        p, gas = self.p, self.cfg.gradient_accumulation_steps
+        plan = self.plan(p.epoch)
+        while p.batch_pos < len(plan):
+            if self.stop_requested():
+                return True
+            p.batch_pos += 1
+            sync = (self.m.micro + 1) % gas == 0 or p.batch_pos == len(plan)
+            self.train_batch(plan[p.batch_pos - 1], sync)
+            if sync and self.after_step():
+                return True
+        p.epoch, p.batch_pos = p.epoch + 1, 0
+        return False
+
+    def finish(self, t_start: float) -> FitResult:
+        """Save the last model when no dev evaluation saved one; end the process group; the figures."""
+        if self.status == "FINISHED" and self.acc.is_main_process and (
+                not self.dev_eval or not (self.out / MODEL_DIR).exists()):
+            save_model(self.raw_model, self.tokenizer, str(self.out / MODEL_DIR), self.cfg, self.labels,
+                       {"step": self.p.step})
+        self.acc.wait_for_everyone()
+        m = self.m
+        return FitResult(status=self.status, model_dir=str(self.out / MODEL_DIR), best_dev_f1=self.p.best_f1,
+                         steps=self.p.step, train_seconds=time.perf_counter() - t_start,
+                         sentences_per_s=m.seen_windows / m.train_time if m.train_time else 0.0,
+                         tokens_per_s=m.seen_real / m.train_time if m.train_time else 0.0,
+                         padding_fraction=1 - m.seen_real / m.seen_padded if m.seen_padded else 0.0,
+                         dev=self.last_dev)
+
+    def close(self) -> None:
+        """End accelerate's state (and process group) so the next :func:`fit` in this process starts afresh."""
+        from accelerate.state import AcceleratorState
+
+        self.acc.end_training()
+        AcceleratorState._reset_state(reset_partial_state=True)  # accelerate's own reset between runs
+
+
 def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], out_dir: str,
         callbacks: Callbacks | None = None, resume: bool = False, checkpoint_dir: str | None = None) -> FitResult:
     """Fine-tune ``cfg.model_name_or_path`` on ``train``; keep the best model by dev F1 in ``out_dir/model``.
+
+    Runs in one process, or in each process of ``torchrun``/``accelerate launch`` (data parallel: the main
+    process reports, evaluates and saves).
 
     Args:
         cfg: the training configuration (validated).
         train: training sentences (IOB2).
         dev: dev sentences (may be empty: then the last model is kept).
         out_dir: run folder; ``model/`` receives the best model, ``checkpoint/`` the resumable state.
-        callbacks: progress, metrics and stop hooks.
+        callbacks: progress, metrics and stop hooks (called on the main process only).
         resume: continue from the checkpoint (same curves: steps continue where they stopped).
         checkpoint_dir: where the resumable state lives (default ``out_dir/checkpoint``).
 
@@ -358,252 +579,24 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
         StudioError: E303 out of memory (what to lower), E304 loss is NaN/inf (what to change), E202 when there
             is nothing to train on.
     """
-    import torch
-    from transformers import get_linear_schedule_with_warmup
-
-    from core.model.alignment import collate, encode_words
-    from core.model.hub import resolve_model
-    from core.model.tokenization import load_tokenizer
-
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # per-shard bars would flood the run log
-    cb = callbacks or Callbacks()
-    log = cb.log or (lambda msg: None)
-    if not train:
-        raise StudioError("E202", "no training sentences", fix="Give a training file with annotated sentences.")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out / CHECKPOINT_DIR
-    state: dict = {}
-    if resume and (ckpt_dir / "state.json").exists():
-        state = json.loads((ckpt_dir / "state.json").read_text(encoding="utf-8"))
-    _set_seed(cfg.seed)
-    threads = _configure_threads(cfg)
-
-    device = pick_device(cfg.device)
-    dist_ctx = DistContext.from_env()
-    if dist_ctx.enabled:
-        import torch.distributed as tdist
-
-        if device.startswith("cuda"):
-            device = f"cuda:{dist_ctx.local_rank}"
-            torch.cuda.set_device(device)
-        if not tdist.is_initialized():
-            tdist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
-        if not dist_ctx.is_main:  # only the main process reports, evaluates and saves
-            cb = Callbacks()
-            log = lambda msg: None  # noqa: E731
-    model_dir = resolve_model(cfg.model_name_or_path)
-    tokenizer = load_tokenizer(model_dir)
-    labels = label_list_for(train, state.get("labels"))
-    label2id = {t: i for i, t in enumerate(labels)}
-    b_to_i = {label2id[t]: label2id["I-" + t[2:]] for t in labels if t.startswith("B-") and "I-" + t[2:] in label2id}
-    t_enc = time.perf_counter()
-    windows, langs = [], []
-    for s in train:
-        ids = [label2id.get(t, 0) for t in s.ner_tags]
-        for w in encode_words(tokenizer, s.tokens, cfg.max_seq_length, cfg.stride, labels=ids,
-                              label_all_tokens=cfg.label_all_tokens, b_to_i=b_to_i):
-            windows.append(w)
-            langs.append(s.lang)
-    lengths = [len(w.input_ids) for w in windows]
-    log(f"encoded {len(train):,} sentences into {len(windows):,} windows in {time.perf_counter() - t_enc:.1f} s "
-        f"(device {device}, {threads} threads)")
-    dev_eval = stratified_sample(dev, cfg.eval_max_sentences, cfg.seed)
-    model = _build_model(str(ckpt_dir / "model") if state else model_dir, labels, cfg, device)
-    optimizer = _optimizer(model, cfg, device)
-    forward = model
-    if dist_ctx.enabled:
-        from torch.nn.parallel import DistributedDataParallel
-
-        forward = DistributedDataParallel(model, device_ids=[dist_ctx.local_rank] if device.startswith("cuda")
-                                          else None)
-
-    def rank_plan(epoch_idx: int) -> list[list[int]]:
-        """This rank's batches of an epoch: every rank builds the same seeded plan and takes every
-        world_size-th batch, cut to equal counts so that no rank waits for a missing all-reduce."""
-        full = make_batches(epoch_order(langs, cfg.language_sampling_alpha, random.Random(cfg.seed + epoch_idx)),
-                            lengths, cfg, random.Random(cfg.seed + 1000 + epoch_idx))
-        if not dist_ctx.enabled:
-            return full
-        per_rank = max(1, len(full) // dist_ctx.world_size)
-        return full[dist_ctx.rank::dist_ctx.world_size][:per_rank]
-
-    # steps: batches per epoch from one epoch's plan
-    steps_per_epoch = max(1, math.ceil(len(rank_plan(0)) / cfg.gradient_accumulation_steps))
-    total_steps = cfg.max_steps if cfg.max_steps > 0 else max(1, math.ceil(steps_per_epoch * cfg.num_train_epochs))
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-    step = 0
-    epoch = 0
-    batch_pos = 0
-    best_f1: float | None = None
-    bad_evals = 0
-    if state:
-        optimizer.load_state_dict(torch.load(ckpt_dir / "optimizer.pt", map_location=device))
-        scheduler.load_state_dict(torch.load(ckpt_dir / "scheduler.pt"))
-        step, epoch, batch_pos = state["step"], state["epoch"], state["batch_pos"]
-        best_f1, bad_evals = state.get("best_f1"), state.get("bad_evals", 0)
-        log(f"resumed at step {step} (epoch {epoch}, batch {batch_pos})")
-    eval_every = cfg.eval_steps or steps_per_epoch
-    pad_id = tokenizer.pad_token_id or 0
-    model.train()
+    run = _Fit(cfg, train, dev, out_dir, callbacks, resume, checkpoint_dir)
     t_start = time.perf_counter()
-    train_time = 0.0
-    seen_windows = 0
-    seen_real = 0
-    seen_padded = 0
-    last_dev: dict | None = None
-    status = "FINISHED"
-    loss_acc = 0.0
-    micro = 0
-    window_count = 0
-    token_count = 0
-    t_log = time.perf_counter()
-
-    def save_checkpoint() -> None:
-        if not dist_ctx.is_main:
-            dist_ctx.barrier()
-            return
-        tmp = ckpt_dir.with_name(ckpt_dir.name + ".tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        model.save_pretrained(tmp / "model")
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-        (tmp / "state.json").write_text(json.dumps({
-            "step": step, "epoch": epoch, "batch_pos": batch_pos, "best_f1": best_f1, "bad_evals": bad_evals,
-            "labels": labels}), encoding="utf-8")
-        if ckpt_dir.exists():
-            shutil.rmtree(ckpt_dir)
-        os.replace(tmp, ckpt_dir)
-        dist_ctx.barrier()
-
-    def run_eval() -> bool:
-        """Evaluate on dev; save the best model; return True when early stopping says stop."""
-        nonlocal best_f1, bad_evals, last_dev
-        if not dev_eval:
-            return False
-        res = evaluate_sentences(model, tokenizer, dev_eval, cfg, device)
-        last_dev = res
-        f1 = res["overall"]["f1"] or 0.0
-        metrics = {"eval_f1": f1, "eval_precision": res["overall"]["precision"] or 0.0,
-                   **({"eval_loss": res["loss"]} if res["loss"] is not None else {}),
-                   "eval_recall": res["overall"]["recall"] or 0.0, "epoch": step / steps_per_epoch}
-        for lang, sc in res["per_language"].items():
-            if sc["f1"] is not None:
-                metrics[f"eval_f1_{lang}"] = sc["f1"]
-        if cb.on_metrics:
-            cb.on_metrics(step, metrics)
-        log(f"step {step}: dev F1 {f1:.4f} " + " ".join(f"{k[8:]}={v:.3f}" for k, v in metrics.items()
-                                                        if k.startswith("eval_f1_")))
-        if best_f1 is None or f1 > best_f1:
-            best_f1 = f1
-            bad_evals = 0
-            save_model(model, tokenizer, str(out / MODEL_DIR), cfg, labels, {"best_dev_f1": f1, "step": step})
-            return False
-        bad_evals += 1
-        return bool(cfg.early_stopping_patience and bad_evals >= cfg.early_stopping_patience)
-
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    bf16 = use_bf16(cfg.precision, device)
-    log(f"precision: {'bf16 autocast' if bf16 else 'fp32'}")
-    done = step >= total_steps
     try:
+        done = run.p.step >= run.total_steps
         while not done:
-            plan = rank_plan(epoch)
-            while batch_pos < len(plan):
-                if dist_ctx.any(bool(cb.should_stop and cb.should_stop())):
-                    status = "STOPPED"
-                    save_checkpoint()
-                    log(f"stopped at step {step}; checkpoint saved")
-                    done = True
-                    break
-                batch = [windows[i] for i in plan[batch_pos]]
-                batch_pos += 1
-                t0 = time.perf_counter()
-                enc = collate(batch, pad_id)
-                real = int(enc["attention_mask"].sum())  # counted on the CPU copy: no device sync
-                padded = enc["input_ids"].numel()
-                enc = {k: v.to(device, non_blocking=True) for k, v in enc.items()}
-                with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
-                    out_ = forward(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                                   labels=enc["labels"])
-                loss = out_.loss / cfg.gradient_accumulation_steps
-                loss.backward()
-                # summed on the device; read (and checked for NaN) only when logged, to avoid a sync per step
-                loss_acc = loss.detach() + loss_acc
-                micro += 1
-                window_count += len(batch)
-                token_count += real
-                seen_windows += len(batch)
-                seen_real += real
-                seen_padded += padded
-                if micro % cfg.gradient_accumulation_steps == 0 or batch_pos == len(plan):
-                    grad_norm = 0.0
-                    if cfg.max_grad_norm > 0:
-                        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    step += 1
-                    train_time += time.perf_counter() - t0
-                    if cb.on_progress:
-                        cb.on_progress(step, total_steps)
-                    if step % LOG_EVERY == 0 or step == total_steps:
-                        now = time.perf_counter()
-                        dt = max(now - t_log, 1e-9)
-                        mean_loss = float(loss_acc) * cfg.gradient_accumulation_steps / max(micro, 1)
-                        if not math.isfinite(mean_loss):
-                            raise StudioError("E304", f"training loss became {mean_loss} by step {step}",
-                                              fix=f"Lower learning_rate (now {cfg.learning_rate}), raise "
-                                                  "warmup_ratio, or set precision to fp32.")
-                        if cb.on_metrics:
-                            cb.on_metrics(step, {"train_loss": mean_loss,
-                                                 "learning_rate": scheduler.get_last_lr()[0],
-                                                 "grad_norm": float(grad_norm), "sentences_per_s": window_count / dt,
-                                                 "tokens_per_s": token_count / dt,
-                                                 "epoch": step / steps_per_epoch})
-                        loss_acc, micro, window_count, token_count, t_log = 0.0, 0, 0, 0, now
-                    if step % eval_every == 0 or step >= total_steps:
-                        stop_early = dist_ctx.any(run_eval() if dist_ctx.is_main else False)
-                        save_checkpoint()
-                        t_log = time.perf_counter()
-                        if stop_early:
-                            log(f"early stopping: no better dev F1 in {cfg.early_stopping_patience} evaluations")
-                            done = True
-                            break
-                    if step >= total_steps:
-                        done = True
-                        break
-                else:
-                    train_time += time.perf_counter() - t0
-            if not done:
-                epoch += 1
-                batch_pos = 0
+            done = run.run_epoch()
+        return run.finish(t_start)
     except RuntimeError as exc:
-        from core.runs.worker import is_oom
-
         if is_oom(exc):
-            raise StudioError("E303", f"out of memory at step {step} with batches of up to "
+            raise StudioError("E303", f"out of memory at step {run.p.step} with batches of up to "
                               f"{cfg.per_device_train_batch_size} windows of {cfg.max_seq_length} subwords",
                               fix="Lower per_device_train_batch_size or tokens_per_batch (and raise "
                                   "gradient_accumulation_steps to keep the effective batch), or lower "
                                   "max_seq_length.") from exc
         raise
-    if status == "FINISHED" and dist_ctx.is_main and (not dev_eval or not (out / MODEL_DIR).exists()):
-        save_model(model, tokenizer, str(out / MODEL_DIR), cfg, labels, {"step": step})
-    if dist_ctx.enabled:
-        import torch.distributed as tdist
+    finally:
+        run.close()
 
-        tdist.barrier()
-        tdist.destroy_process_group()
-    wall = time.perf_counter() - t_start
-    return FitResult(status=status, model_dir=str(out / MODEL_DIR), best_dev_f1=best_f1, steps=step,
-                     train_seconds=wall, sentences_per_s=seen_windows / train_time if train_time else 0.0,
-                     tokens_per_s=seen_real / train_time if train_time else 0.0,
-                     padding_fraction=1 - seen_real / seen_padded if seen_padded else 0.0, dev=last_dev)
 
 
 def checkpoint_step(checkpoint_dir: str) -> int | None:
@@ -659,15 +652,13 @@ def load_run_data(data: dict, cfg: TrainConfig, log: Callable[[str], None] = pri
 def write_predictions(path: str, sentences: Sequence[Sentence], preds) -> None:
     """JSON Lines of ``{tokens, ner_tags (gold, IOB2), gold_tags (as the corpus had them), scheme, pred_tags,
     scores, lang, source, line}`` per sentence."""
-    from core.data.writers import _atomic_write
-
     lines = []
     for s, p in zip(sentences, preds):
         lines.append(json.dumps({"tokens": s.tokens, "ner_tags": s.ner_tags, "pred_tags": p.tags,
                                  "gold_tags": s.raw_tags or s.ner_tags, "scheme": s.scheme or "IOB2",
                                  "scores": [round(x, 4) for x in p.scores], "lang": s.lang,
                                  "source": s.source, "line": s.line_start}, ensure_ascii=False))
-    _atomic_write(path, "\n".join(lines) + ("\n" if lines else ""))
+    atomic_write(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
 def write_model_card(model_dir: str, cfg: TrainConfig, data: dict, splits: dict[str, list[Sentence]],
@@ -705,8 +696,15 @@ def write_model_card(model_dir: str, cfg: TrainConfig, data: dict, splits: dict[
 
 
 def run_config(run) -> TrainConfig:
-    """The validated TrainConfig of a stored run (keys starting with ``_`` are the worker's, not the config's)."""
-    return TrainConfig.from_dict({k: v for k, v in run.config.items() if not k.startswith("_")})
+    """The TrainConfig of a stored run, on the device its worker claimed (``run.device``).
+
+    The config was validated once, when the run was created (``RunStore.create_run`` takes a TrainConfig), so it
+    is rebuilt here without a second validation.
+    """
+    cfg = TrainConfig(**run.config)
+    if run.device and ddp_process_count(cfg) == 1:
+        cfg = dataclasses.replace(cfg, device=run.device)
+    return cfg
 
 
 def store_callbacks(run, store, log: Callable[[str], None]) -> Callbacks:
@@ -755,14 +753,14 @@ def train_run(run, store, resume: bool = False) -> dict:
     cb = store_callbacks(run, store, log)
     n_procs = ddp_process_count(cfg)
     if n_procs > 1:
-        result = _fit_distributed(run, n_procs, resume, log)
+        result = _fit_distributed(run, store, n_procs, resume, log)
     else:
         result = fit(cfg, splits["train"], splits["dev"], str(run_dir), cb, resume=resume, checkpoint_dir=str(ckpt))
     if result.status == "STOPPED":
         return {"status": "STOPPED", "best_dev_f1": result.best_dev_f1}
     store.update_run(run.run_id, model_dir=result.model_dir)
     store.add_artifact(run.run_id, "model", result.model_dir)
-    predictor = Predictor(result.model_dir, device=run.device or cfg.device)
+    predictor = Predictor(result.model_dir, device=cfg.device)
     summary: dict = {"train_seconds": round(result.train_seconds, 1), "steps": result.steps,
                      "train_sentences_per_s": round(result.sentences_per_s, 2),
                      "n_train": len(splits["train"]), "n_dev": len(splits["dev"]), "n_test": len(splits["test"]),
@@ -800,19 +798,20 @@ def train_run(run, store, resume: bool = False) -> dict:
 
 def ddp_process_count(cfg: TrainConfig) -> int:
     """How many data-parallel processes a run uses: ``ddp_processes`` when set, else the number of visible GPUs
-    when there are several and the device is ``auto``/``cuda``, else 1."""
+    when there are several and the device is ``auto``, else 1."""
     if cfg.ddp_processes:
         return cfg.ddp_processes
-    if cfg.device not in ("auto", "cuda"):
+    if cfg.device != "auto":
         return 1
     import torch
 
     return torch.cuda.device_count() if torch.cuda.device_count() > 1 else 1
 
 
-def _fit_distributed(run, n_procs: int, resume: bool, log: Callable[[str], None]) -> FitResult:
-    """Run :func:`fit` in ``n_procs`` processes with ``torch.distributed.run`` (torchrun) and return rank 0's
-    result. The worker process keeps its heartbeat and does the final evaluation itself afterwards.
+def _fit_distributed(run, store, n_procs: int, resume: bool, log: Callable[[str], None]) -> FitResult:
+    """Run :func:`fit` in ``n_procs`` processes launched by torchrun (``torch.distributed.run``; accelerate's
+    ``Accelerator`` in each process joins the group it sets up: gloo on the CPU, nccl on GPUs) and return the
+    main process's result. The worker process keeps its heartbeat and does the final evaluation itself afterwards.
 
     Raises:
         StudioError: E302 when the distributed job fails (its output is in the run log).
@@ -823,12 +822,8 @@ def _fit_distributed(run, n_procs: int, resume: bool, log: Callable[[str], None]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n_procs}",
            "-m", "core.train.distributed", run.run_id] + (["resume"] if resume else [])
     log(f"data-parallel training in {n_procs} processes: {' '.join(cmd[1:])}")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, check=False)
-    from core.runs.store import RunStore
-
-    result_file = RunStore().run_dir(run.run_id) / "fit_result.json"
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, check=False)
+    result_file = store.run_dir(run.run_id) / "fit_result.json"
     if proc.returncode != 0 or not result_file.exists():
         raise StudioError("E302", f"the distributed training job exited with status {proc.returncode}",
                           fix="See the run log for the failing rank's traceback.")

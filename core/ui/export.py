@@ -9,9 +9,10 @@ so a second click on Download costs nothing.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
+
+from core.kernel.files import atomic_output
 
 STORED_SUFFIXES = frozenset({".safetensors", ".bin", ".pt", ".pth", ".onnx", ".gguf"})
 
@@ -45,15 +46,8 @@ def zip_folder(folder: str | os.PathLike, dest: str | os.PathLike, *, arcroot: s
             return out
     out.parent.mkdir(parents=True, exist_ok=True)
     root = arcroot or src.name
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w") as zf:
-            for p in files:
-                method = zipfile.ZIP_STORED if p.suffix.lower() in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
-                zf.write(p, f"{root}/{p.relative_to(src).as_posix()}", compress_type=method)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(out) as tmp, zipfile.ZipFile(tmp, "w") as zf:
+        for p in files:
+            method = zipfile.ZIP_STORED if p.suffix.lower() in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+            zf.write(p, f"{root}/{p.relative_to(src).as_posix()}", compress_type=method)
     return out

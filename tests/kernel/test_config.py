@@ -34,3 +34,9 @@ def test_bad_values_rejected(key, value, message):
 def test_strings_from_forms_are_coerced():
     cfg = TrainConfig.from_dict({"learning_rate": "3e-5", "freeze_embeddings": "false", "max_steps": "10"})
     assert cfg.learning_rate == 3e-5 and cfg.freeze_embeddings is False and cfg.max_steps == 10
+
+
+def test_device_is_stored_in_its_canonical_form():
+    assert TrainConfig.from_dict({"device": " CUDA "}).device == "cuda:0"
+    assert TrainConfig.from_dict({"device": "cuda:3"}).device == "cuda:3"
+    assert TrainConfig.from_dict({}).device == "auto"

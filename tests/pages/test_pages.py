@@ -140,7 +140,7 @@ def test_home_empty_state_device_and_quick_start(store, launched):
     assert not at.exception, [e.value for e in at.exception]
     run = store.list_runs()[0]
     assert launched == [run.run_id]
-    assert run.config["model_name_or_path"] == "all-MiniLM-L6-v2" and run.config["_preset"] == "quick CPU demo"
+    assert run.config["model_name_or_path"] == "all-MiniLM-L6-v2" and run.options["preset"] == "quick CPU demo"
     assert run.config["max_steps"] == 150
     assert run.data["dataset_id"] == "demo" and run.data["train"][0].endswith("prepared/train.jsonl")
     assert at.title[0].value == "Train"  # switched to the Train page, which shows the new run

@@ -151,25 +151,25 @@ def test_metrics_since_reads_only_new_rows(store):
 def test_metric_history_latest_best_dev_f1_and_rewind(store):
     run = store.create_run({})
     for step in range(1, 11):
-        metrics = {"loss": 1.0 / step}
+        metrics = {"train_loss": 1.0 / step}
         if step % 5 == 0:
-            metrics["dev_f1"] = {5: 0.6, 10: 0.4}[step]
+            metrics["eval_f1"] = {5: 0.6, 10: 0.4}[step]
         store.log_metrics(run.run_id, step, metrics)
     hist = store.metric_history(run.run_id)
-    assert list(hist) == ["loss", "dev_f1"]
-    assert [m.step for m in hist["loss"]] == list(range(1, 11))
-    assert [m.value for m in hist["dev_f1"]] == [0.6, 0.4]
-    assert list(store.metric_history(run.run_id, keys=["dev_f1"])) == ["dev_f1"]
+    assert list(hist) == ["train_loss", "eval_f1"]
+    assert [m.step for m in hist["train_loss"]] == list(range(1, 11))
+    assert [m.value for m in hist["eval_f1"]] == [0.6, 0.4]
+    assert list(store.metric_history(run.run_id, keys=["eval_f1"])) == ["eval_f1"]
     assert store.metric_history(run.run_id, keys=[]) == {}
     latest = store.latest_metrics(run.run_id)
-    assert latest["loss"].step == 10 and latest["dev_f1"].value == 0.4
+    assert latest["train_loss"].step == 10 and latest["eval_f1"].value == 0.4
     got = store.get_run(run.run_id)
     assert got.best_dev_f1 == 0.6 and got.step == 10 and got.heartbeat is not None
 
-    assert store.rewind_metrics(run.run_id, 4) == 8  # loss at steps 5..10 (6 rows), dev_f1 at 5 and 10
+    assert store.rewind_metrics(run.run_id, 4) == 8  # loss at steps 5..10 (6 rows), eval_f1 at 5 and 10
     got = store.get_run(run.run_id)
     assert got.step == 4 and got.best_dev_f1 is None
-    assert [m.step for m in store.metric_history(run.run_id)["loss"]] == [1, 2, 3, 4]
+    assert [m.step for m in store.metric_history(run.run_id)["train_loss"]] == [1, 2, 3, 4]
 
 
 def test_wal_mode_and_foreign_keys(store):
@@ -312,3 +312,30 @@ def test_datasets(store):
     assert not Path(ds.path).exists()
     with pytest.raises(RunError, match=r"^\[E309\] dataset '.*' not found"):
         store.get_dataset(ds.id)
+
+
+def test_schema_1_store_is_upgraded_options_out_of_config_and_metric_keys_renamed(tmp_path):
+    import sqlite3
+
+    ws = tmp_path / "old"
+    ws.mkdir()
+    conn = sqlite3.connect(ws / "runs.sqlite")
+    conn.executescript("""
+        CREATE TABLE runs (run_id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL,
+            config TEXT NOT NULL DEFAULT '{}', data TEXT NOT NULL DEFAULT '{}', pid INTEGER, device TEXT,
+            created REAL NOT NULL, queued REAL, started REAL, finished REAL, heartbeat REAL, error TEXT,
+            stop_requested INTEGER NOT NULL DEFAULT 0, best_dev_f1 REAL, model_dir TEXT,
+            step INTEGER NOT NULL DEFAULT 0, total_steps INTEGER, attempt INTEGER NOT NULL DEFAULT 0,
+            summary TEXT NOT NULL DEFAULT '{}');
+        CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, key TEXT NOT NULL,
+            step INTEGER NOT NULL, value REAL NOT NULL, time REAL NOT NULL);
+        INSERT INTO runs (run_id, name, status, config, created) VALUES
+            ('r1', 'r1', 'FINISHED', '{"_entrypoint": "m:f", "_preset": "quick", "seed": 3}', 1.0);
+        INSERT INTO metrics (run_id, key, step, value, time) VALUES ('r1', 'loss', 1, 2.0, 1.0),
+            ('r1', 'dev_f1', 1, 0.5, 1.0), ('r1', 'eval_f1_es', 1, 0.4, 1.0);
+        PRAGMA user_version = 1;
+    """)
+    conn.close()
+    run = RunStore(ws).get_run("r1")
+    assert run.config == {"seed": 3} and run.options == {"entrypoint": "m:f", "preset": "quick"}
+    assert sorted(RunStore(ws).metric_history("r1")) == ["eval_f1", "eval_f1_es", "train_loss"]

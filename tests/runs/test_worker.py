@@ -15,6 +15,8 @@ import pytest
 from core.runs import jobs
 
 from core.runs import worker
+from core.kernel.config import TrainConfig
+from core.kernel.constants import EVAL_F1, TRAIN_LOSS
 from core.kernel.errors import ConfigError, RunError
 from core.runs.store import FAILED, FINISHED, RUNNING, SCHEDULED, STOPPED, RunStore
 
@@ -36,8 +38,8 @@ def store(tmp_path, monkeypatch) -> RunStore:
 
 
 def make_run(store: RunStore, **config) -> str:
-    return store.create_run({"_entrypoint": FAKE, "device": "cpu", "fake_sleep": 0.02, **config},
-                            {"train": "fixture"}).run_id
+    return store.create_run({"device": "cpu", "fake_sleep": 0.02, **config}, {"train": "fixture"},
+                            options={"entrypoint": FAKE}).run_id
 
 
 def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
@@ -65,7 +67,7 @@ def test_worker_runs_fake_trainer_to_finished(store):
     assert run.summary == {"test_f1": 0.5, "steps": 10}
     assert run.model_dir == str(store.run_dir(run_id) / "model") and run.error is None
     hist = store.metric_history(run_id)
-    assert [m.step for m in hist["loss"]] == list(range(1, 11)) and [m.step for m in hist["dev_f1"]] == [5, 10]
+    assert [m.step for m in hist[TRAIN_LOSS]] == list(range(1, 11)) and [m.step for m in hist[EVAL_F1]] == [5, 10]
     assert [a.kind for a in store.list_artifacts(run_id)] == ["model"]
     log = store.log_path(run_id).read_text()
     assert "launch attempt 1" in log and "step 10 loss" in log and f"run {run_id} FINISHED" in log
@@ -86,7 +88,7 @@ def test_stop_then_resume_continues_the_curve(store):
     jobs.resume(run_id, store)
     run = wait_status(store, run_id, FINISHED, FAILED)
     assert run.status == FINISHED and run.attempt == 2 and not run.stop_requested
-    steps = [m.step for m in store.metric_history(run_id)["loss"]]
+    steps = [m.step for m in store.metric_history(run_id)[TRAIN_LOSS]]
     assert steps == list(range(1, 31))  # continued from the saved step: increasing, no step twice
     ids = [m.id for m in store.metrics_since(run_id)]
     assert ids == sorted(ids)
@@ -115,7 +117,7 @@ def test_kill9_worker_is_marked_failed_with_log_tail(store):
     wait_for(lambda: store.get_run(run_id).step >= run.step + 2, timeout=60.0, what="resumed steps")
     jobs.stop(run_id, store)
     wait_status(store, run_id, STOPPED)
-    steps = [m.step for m in store.metric_history(run_id)["loss"]]
+    steps = [m.step for m in store.metric_history(run_id)[TRAIN_LOSS]]
     assert steps == list(range(1, steps[-1] + 1))
 
 
@@ -157,7 +159,7 @@ def test_two_workers_for_one_run_only_one_trains(store):
         assert any("[E305]" in o for o in outs)
     run = store.get_run(run_id)
     assert run.status == FINISHED
-    assert [m.step for m in store.metric_history(run_id)["loss"]] == [1, 2, 3, 4, 5]
+    assert [m.step for m in store.metric_history(run_id)[TRAIN_LOSS]] == [1, 2, 3, 4, 5]
 
 
 def test_stop_while_waiting_in_the_queue(store):
@@ -212,24 +214,43 @@ def test_failure_classification_in_process(store, kind, expected):
 def test_bad_entrypoint(store, entrypoint, message):
     with pytest.raises(ConfigError, match=message):
         worker.resolve_entrypoint(entrypoint)
-    run_id = store.create_run({"_entrypoint": entrypoint, "device": "cpu"}).run_id
+    run_id = store.create_run({"device": "cpu"}, options={"entrypoint": entrypoint}).run_id
     assert worker.run_worker(run_id, store, poll_interval=0.05) == FAILED
     assert re.match(message, store.get_run(run_id).error)
 
 
 @pytest.mark.parametrize("device, expected", [
-    ("cpu", "cpu"), ("CUDA", "cuda:0"), ("cuda:1", "cuda:1"), (2, "cuda:2"), ("mps", "mps"),
+    ("cpu", "cpu"), ("CUDA", "cuda:0"), (" cuda:1 ", "cuda:1"),
 ])
 def test_resolve_device(store, device, expected):
     run = store.create_run({"device": device})
     assert worker.resolve_device(run) == expected
 
 
-@pytest.mark.parametrize("device", ["gpu", "cuda:x", -1, True])
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", -1, True, 2, "mps"])
 def test_resolve_device_rejects(store, device):
     run = store.create_run({"device": device})
-    with pytest.raises(ConfigError, match=r"^\[E202\] device .* is not one of auto, cpu, mps, cuda, cuda:<k>"):
+    with pytest.raises(ConfigError, match=r"^\[E202\] device .* is not one of auto, cpu, cuda or cuda:N"):
         worker.resolve_device(run)
+
+
+@pytest.mark.parametrize("device", ["gpu", 2, "mps", "cuda:x"])
+def test_config_and_worker_share_one_device_rule(store, device):
+    """A device TrainConfig refuses is refused by the worker with the same message, and the other way round."""
+    with pytest.raises(ConfigError) as from_config:
+        TrainConfig.from_dict({"device": device} if isinstance(device, str) else {"device": str(device)})
+    with pytest.raises(ConfigError) as from_worker:
+        worker.resolve_device(store.create_run({"device": device}))
+    assert str(from_config.value).split(" is not one of ")[1] == str(from_worker.value).split(" is not one of ")[1]
+
+
+def test_auto_device_follows_the_probe(store, monkeypatch):
+    run = store.create_run({"device": "auto"})
+    monkeypatch.setattr(worker, "_cuda_available", lambda: True)
+    assert worker.resolve_device(run) == "cuda:0"
+    monkeypatch.setattr(worker, "_cuda_available", lambda: False)
+    assert worker.resolve_device(run) == "cpu"
+    assert TrainConfig.from_dict({"device": "CUDA"}).device == "cuda:0"
 
 
 def test_silent_live_worker_is_stalled_and_a_reused_pid_is_reaped(store):
