@@ -342,7 +342,8 @@ class _Fit:
     def _encode(self, threads: int) -> None:
         """Tokenize every training sentence into windows (``encode_words``) with their lengths and languages."""
         from core.model.alignment import encode_words
-        from core.model.bundled import load_tokenizer, resolve_model
+        from core.model.hub import resolve_model
+        from core.model.tokenization import load_tokenizer
 
         cfg = self.cfg
         self.base_dir = resolve_model(cfg.model_name_or_path)
