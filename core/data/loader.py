@@ -111,7 +111,7 @@ def load_corpus(paths: Sequence[str] | str, options: ReadOptions | None = None,
         for s in sentences:
             if s.split is None:
                 s.split = split
-        assign_languages(sentences, user_lang=options.lang, detect_missing=options.detect_lang)
+        assign_languages(sentences, user_lang=options.lang, detect_missing=options.detect_lang, report=report)
         corpus.sentences.extend(sentences)
     if len(set(corpus.schemes.values())) > 1:
         report.add("W114", "files use different tagging schemes: "
