@@ -180,3 +180,12 @@ def test_character_tokenised_chinese_is_joined_without_spaces():
     s = _sent(list("世界卫生组织星期三在长沙开设了新的办事处。"), source="weibo.train")
     assign_languages([s])
     assert s.lang == "zh"
+
+
+def test_langdetect_backend_loads_and_answers():
+    # regression: get_backend held a non-reentrant lock that LangdetectBackend took again (deadlock)
+    from core.data.langid.backends import get_backend
+
+    b = get_backend("langdetect")
+    assert b.scores("Der Bundeskanzler besuchte gestern die Stadt Hamburg", k=1)[0][0] == "de"
+    assert b.scores("12 345", k=1) == []

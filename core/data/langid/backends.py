@@ -22,7 +22,7 @@ from pathlib import Path
 from core.data.langid.codes import UND, normalize_code
 from core.kernel.errors import StudioError
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 class Backend:
