@@ -1,6 +1,9 @@
-"""Multilingual NER Studio: `streamlit run app.py`. Page configuration and navigation only; see pages/."""
+"""Multilingual NER Studio: `streamlit run app.py`. Page configuration, the password gate and navigation only;
+see pages/. Every page runs under the top-level error handler of pages/_shared.py (no traceback in a page)."""
 
 import streamlit as st
+
+from pages._shared import gate, run_page
 
 st.set_page_config(page_title="Multilingual NER Studio", page_icon=":material/label:", layout="wide")
 
@@ -14,4 +17,7 @@ PAGES = [
     st.Page("pages/playground.py", title="Playground", icon=":material/science:"),
 ]
 
-st.navigation(PAGES).run()
+allowed = gate()
+page = st.navigation(PAGES, position="sidebar" if allowed else "hidden")
+if allowed:
+    run_page(page)

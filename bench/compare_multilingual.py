@@ -45,7 +45,7 @@ def main() -> int:
     from core.model.predictor import Predictor
     from core.data.loader import load_corpus
     from core.eval.metrics import evaluate
-    from core.model.bundled import resolve_model
+    from core.model.hub import resolve_model
     from core.train.loop import Callbacks, fit, hold_out_dev
 
     train, test = [], []

@@ -32,7 +32,7 @@ def hf_train_and_eval(train: Sequence[Sentence], test: Sequence[Sentence], model
 
     from core.eval.metrics import evaluate
     from core.data.schemes import to_iob2
-    from core.model.bundled import load_tokenizer
+    from core.model.tokenization import load_tokenizer
     from core.train.loop import label_list_for
 
     labels = label_list_for(train)

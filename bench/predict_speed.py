@@ -32,7 +32,9 @@ def default_model_dir() -> str:
     """multilingual-e5-small with a fresh 9-label token-classification head, saved to a temp folder."""
     from transformers import AutoModelForTokenClassification
 
-    from core.model.bundled import load_tokenizer, resolve_model
+    from core.model.hub import resolve_model
+
+    from core.model.tokenization import load_tokenizer
 
     base = resolve_model("multilingual-e5-small")
     out = tempfile.mkdtemp(prefix="predict_bench_")
@@ -56,7 +58,7 @@ def main() -> int:
     from core.data.corpus import ReadOptions
     from core.model.predictor import Predictor
     from core.data.loader import load_corpus
-    from core.model.bundled import load_tokenizer
+    from core.model.tokenization import load_tokenizer
 
     if args.threads:
         torch.set_num_threads(args.threads)

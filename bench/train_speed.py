@@ -60,7 +60,7 @@ def xlmr_base_dir(tokenizer_dir: str) -> str:
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaForTokenClassification
 
-    from core.model.bundled import load_tokenizer
+    from core.model.tokenization import load_tokenizer
 
     out = tempfile.mkdtemp(prefix="xlmr_base_")
     cfg = XLMRobertaConfig(vocab_size=250002, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -107,11 +107,11 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[42])
     ap.add_argument("--studio-only", action="store_true")
     ap.add_argument("--config", default="{}", help="TrainConfig overrides for the studio (JSON)")
-    ap.add_argument("--ref-lr", type=float, default=1e-4, help="reference recipe learning rate (MODELS.md: 1e-4)")
+    ap.add_argument("--ref-lr", type=float, default=1e-4, help="reference recipe learning rate (docs/MODELS.md: 1e-4)")
     args = ap.parse_args()
     if args.quick:
         args.n_train, args.n_dev, args.n_test, args.epochs = 500, 200, 300, 3.0
-    from core.model.bundled import resolve_model
+    from core.model.hub import resolve_model
 
     from bench.hf_recipe import hf_train_and_eval
 

@@ -13,7 +13,7 @@ from core.ui.plots import entity_counts_figure, length_histogram
 from core.ui.render import RTL_LANGS, render_tokens
 from core.data.schemes import SCHEMES
 from core.data.splits import SPLITS, split_counts
-from pages._shared import setup, show_html
+from pages._shared import durable, remember, setup, show_html
 
 PAGE_SIZE = 10
 COMMON_LANGS = ["auto", "en", "de", "es", "fr", "nl", "it", "pt", "ru", "ar", "zh", "ja", "hi", "tr", "sw"]
@@ -44,7 +44,7 @@ with st.expander("Add a dataset", expanded=not existing):
         except (StudioError, FileNotFoundError) as exc:
             st.error(str(exc))
         else:
-            st.session_state["data_ds"] = demo.id
+            remember("data_ds", demo.id)
             existing = store.list_datasets()
     source = st.radio("Source", ["Upload files", "Path on the server"], horizontal=True, key="data_source")
     uploads, paths = [], []
@@ -65,18 +65,22 @@ with st.expander("Add a dataset", expanded=not existing):
                              "sentences. Type any ISO code to force one.")
     unit = c4.radio("Span offsets", ["char", "byte"], key="data_unit", horizontal=True,
                     help="For span formats (doccano, Label Studio, spaCy): characters, or UTF-8 bytes.")
+    special = st.checkbox("Read [SEP], [PAD], <pad>, X, -100 and empty labels as O", key="data_special_o",
+                          help="Such labels mark tokenizer or loss positions, not entities. Off: each one is an "
+                               "error with its file and line. On: read as O, with one warning counting them.")
     default_name = uploads[0][0] if uploads else (paths[0].rstrip("/").rsplit("/", 1)[-1] if paths else "")
     name = st.text_input("Dataset name", value=default_name, key=f"data_name_{default_name}")
     if st.button("Save and check", type="primary", key="data_save", disabled=not (uploads or paths)):
         try:
             with st.spinner("Saving the files and checking every sentence..."):
                 ds, _ = registry.create(store, name or "dataset", files=paths, uploads=uploads,
-                                        options={"format": fmt, "scheme": scheme, "lang": lang, "offset_unit": unit},
+                                        options={"format": fmt, "scheme": scheme, "lang": lang, "offset_unit": unit,
+                                                 "special_as_o": special},
                                         source="upload" if uploads else "path")
         except (StudioError, ValueError, OSError) as exc:
             st.error(f"Nothing could be read: {exc}")
         else:
-            st.session_state["data_ds"] = ds.id
+            remember("data_ds", ds.id)
             st.success(f"Saved dataset {ds.name!r}.")
             existing = store.list_datasets()
 
@@ -86,9 +90,8 @@ if not existing:
     st.stop()
 
 names = {d.id: d.name for d in existing}
-if st.session_state.get("data_ds") not in names:
-    st.session_state["data_ds"] = existing[0].id
-ds_id = st.selectbox("Dataset", list(names), format_func=lambda i: f"{names[i]} ({i})", key="data_ds")
+ds_id = durable(st.selectbox, "Dataset", list(names), format_func=lambda i: f"{names[i]} ({i})", key="data_ds",
+                default=existing[0].id)
 manifest = registry.read_manifest(store, ds_id)
 if manifest is None:
     st.warning("This dataset was not saved by the studio (no dataset.json); add its files again above.")
@@ -162,8 +165,8 @@ if st.button("Apply splits", key="data_apply_split", disabled=not changed):
 # paged preview
 st.subheader("Preview")
 p1, p2, p3 = st.columns(3)
-lang_filter = p1.selectbox("Language", ["all", *stats["languages"]], key="data_prev_lang")
-split_filter = p2.selectbox("Split", ["all", *SPLITS], key="data_prev_split")
+lang_filter = durable(p1.selectbox, "Language", ["all", *stats["languages"]], key="data_prev_lang")
+split_filter = durable(p2.selectbox, "Split", ["all", *SPLITS], key="data_prev_split")
 shown = [s for s in corpus.sentences if (lang_filter == "all" or s.lang == lang_filter)
          and (split_filter == "all" or s.split == split_filter)]
 n_pages = max(1, -(-len(shown) // PAGE_SIZE))

@@ -7,20 +7,25 @@ import pandas as pd
 import streamlit as st
 
 from core.eval.analysis import cell_sentences, evaluate_records, load_predictions, runs_with_predictions, top_confusion
+from core.eval.metrics import DEFAULT_MODE, MODES
 from core.kernel.errors import StudioError
 from core.ui.plots import error_kinds_figure, scores_heatmap, selectable_confusion_figure
 from core.ui.render import RTL_LANGS, render_comparison
 from core.ui.runinfo import run_label
-from pages._shared import fmt_score, setup, show_html
+from pages._shared import durable, fmt_score, setup, show_html
 
 MAX_SENTENCES = 20
-store = setup("Evaluate", "Strict entity-level scores (seqeval, IOB2) per language and type, and where errors come from.")
+store = setup("Evaluate", "Entity-level scores (strict or conlleval, named) and token accuracy per language and "
+              "type, and where errors come from.")
+MODE_HELP = ("strict: seqeval's strict mode with the data's scheme; a tag sequence the scheme forbids (an I- "
+             "start, an IOBES entity never closed) is no entity. conlleval: the CoNLL shared-task script's reading "
+             "(published CoNLL figures); an I- start begins an entity.")
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring the predictions...")
-def scored(path: str, mtime: float):
+def scored(path: str, mtime: float, mode: str):
     records = load_predictions(path)
-    return records, evaluate_records(records)
+    return records, evaluate_records(records, mode)
 
 
 evaluated, files = runs_with_predictions(store)
@@ -29,25 +34,30 @@ if not evaluated:
             "Train page, or use Quick start on the Home page.")
     st.stop()
 by_id = {r.run_id: r for r in evaluated}
-c1, c2 = st.columns([3, 1])
-run_id = c1.selectbox("Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="eval_run")
-split = c2.radio("Split", list(files[run_id]), horizontal=True, key="eval_split")
+c1, c2, c3 = st.columns([3, 1, 1])
+run_id = durable(c1.selectbox, "Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="eval_run")
+split = durable(c2.radio, "Split", list(files[run_id]), horizontal=True, key="eval_split")
+mode = durable(c3.radio, "Scoring mode", list(MODES), default=DEFAULT_MODE, horizontal=True,
+               key="eval_mode", help=MODE_HELP)
 path = files[run_id][split]
 try:
-    records, result = scored(path, os.path.getmtime(path) if os.path.exists(path) else 0.0)
+    records, result = scored(path, os.path.getmtime(path) if os.path.exists(path) else 0.0, mode)
 except StudioError as exc:
     st.error(str(exc))
     st.stop()
 
 o = result["overall"]
-m1, m2, m3, m4 = st.columns(4)
+st.caption(f"Entity scores: **{result['mode_label']}**, {split} split.")
+m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Precision", fmt_score(o["precision"]))
 m2.metric("Recall", fmt_score(o["recall"]))
 m3.metric("F1", fmt_score(o["f1"]))
 m4.metric("Support (gold entities)", o["support"])
+m5.metric("Token accuracy", fmt_score(result["token"]["accuracy"]),
+          help=f"Share of the {result['token']['n_tokens']:,} tokens whose predicted tag equals the gold tag.")
 
 # ------------------------------------------------------------------------------------------------ scores table
-st.subheader("Scores per language and type")
+st.subheader(f"Scores per language and type ({mode})")
 metric = st.radio("Colour by", ["f1", "precision", "recall"], horizontal=True, key="eval_metric")
 st.plotly_chart(scores_heatmap(result["per_language_type"], metric), key="eval_heatmap")
 rows = []
@@ -60,11 +70,15 @@ st.dataframe(pd.DataFrame(rows), hide_index=True, key="eval_table", column_confi
     "precision": st.column_config.NumberColumn("precision", format="%.3f"),
     "recall": st.column_config.NumberColumn("recall", format="%.3f")})
 
+with st.expander("Token-level scores per tag"):
+    st.dataframe(pd.DataFrame([{"tag": t, **sc} for t, sc in result["token"]["per_tag"].items()]), hide_index=True,
+                 key="eval_token_table")
+
 # ------------------------------------------------------------------------------------------------ confusion
 st.subheader("Confusion matrix")
 langs = list(result["per_language"])
 k1, k2, k3 = st.columns(3)
-lang = k1.selectbox("Language", langs + ["all"], key="eval_cm_lang")
+lang = durable(k1.selectbox, "Language", langs + ["all"], key="eval_cm_lang")
 level = k2.radio("Level", ["entity", "token"], horizontal=True, key="eval_cm_level",
                  help="entity: gold type (or SPURIOUS) against predicted type (or MISSED); token: gold tag against "
                       "predicted tag of every token.")
@@ -83,7 +97,7 @@ pred = f2c.selectbox("Predicted", cols_l, index=cols_l.index(default[1]), key=f"
 if points:
     data = points[0].get("customdata")
     gold, pred = (data[0], data[1]) if data else (points[0].get("y"), points[0].get("x"))
-hits = cell_sentences(records, lang, level, gold, pred)
+hits = cell_sentences(records, lang, level, gold, pred, mode)
 st.write(f"**{len(hits)}** sentence(s) with gold `{gold}` predicted as `{pred}`"
          + (f" (the first {MAX_SENTENCES} shown)" if len(hits) > MAX_SENTENCES else ""))
 for i in hits[:MAX_SENTENCES]:

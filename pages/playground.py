@@ -7,8 +7,8 @@ from core.kernel.errors import StudioError
 from core.ui.examples import EXAMPLES
 from core.data.langid import detect
 from core.ui.render import RTL_LANGS, render_doc
-from core.ui.runinfo import finished_with_model, run_label
-from pages._shared import setup, show_html
+from core.ui.runinfo import run_label, usable_model
+from pages._shared import durable, setup, show_html
 
 store = setup("Playground", "Type or paste text in any language; entities are highlighted with their type and confidence.")
 
@@ -21,17 +21,24 @@ def predictor(model_dir: str):
     return Predictor(model_dir)
 
 
-runs = finished_with_model(store.list_runs())
+models = {r.run_id: m for r in store.list_runs() if (m := usable_model(r, store.run_dir(r.run_id, create=False)))}
+runs = [r for r in store.list_runs() if r.run_id in models]
 if not runs:
     st.info("No trained model yet: finish a run first (Quick start on the Home page takes a few minutes).")
 by_id = {r.run_id: r for r in runs}
 
+
+def label(run_id: str) -> str:
+    """The run's label, marked "from step N, stopped" for a stopped or failed run's best model."""
+    mark = models[run_id][1]
+    return run_label(by_id[run_id]) + (f" · {mark}" if mark else "")
+
 NONE = "(none)"
 c1, c2 = st.columns(2)
-first = c1.selectbox("Model", list(by_id), format_func=lambda i: run_label(by_id[i]), key="pg_run",
-                     help="Any finished run; the newest is picked first.") if runs else None
-second = c2.selectbox("Compare with (optional)", [NONE, *[i for i in by_id if i != first]],
-                      format_func=lambda i: i if i == NONE else run_label(by_id[i]), key="pg_run2") if runs else NONE
+first = durable(c1.selectbox, "Model", list(by_id), format_func=label, key="pg_run",
+                help="Any finished run, or the best model of a stopped or failed one; the newest is picked first.") if runs else None
+second = durable(c2.selectbox, "Compare with (optional)", [NONE, *[i for i in by_id if i != first]],
+                 format_func=lambda i: i if i == NONE else label(i), key="pg_run2") if runs else NONE
 
 example = st.selectbox("Example", ["(your own text)", *EXAMPLES], key="pg_example")
 if example != "(your own text)" and st.session_state.get("pg_last_example") != example:
@@ -47,10 +54,11 @@ if text.strip():
     for col, rid in zip(cols, chosen):
         with col:
             run = by_id[rid]
-            st.text(f"{run.name} · {run.config.get('model_name_or_path', '')}")
+            st.text(f"{run.name} · {run.config.get('model_name_or_path', '')}"
+                    + (f" · {models[rid][1]}" if models[rid][1] else ""))
             try:
                 with st.spinner("Tagging..."):
-                    out = predictor(run.model_dir).predict_text(text, lang=lang)
+                    out = predictor(models[rid][0]).predict_text(text, lang=lang)
             except StudioError as exc:
                 st.error(str(exc))
                 continue

@@ -16,7 +16,7 @@ from core.data.review import (ReviewLog, apply_corrections, count_by_action, edi
                          source_id_for_run, tokens_sha1)
 from core.ui.runinfo import run_label
 from core.data.writers import conll_text, jsonl_text
-from pages._shared import setup, show_html
+from pages._shared import durable, reviewer_name, setup, show_html
 
 PAGE_SIZE = 5
 store = setup("Review", "Check predictions against the gold annotation and correct either.")
@@ -37,8 +37,8 @@ def dataset_sentences(manifest_file: str, updated: float):
         return load(Manifest(**json.load(fh))).corpus.sentences
 
 
-reviewer = st.text_input("Your name (saved with every decision)", key="review_name")
-kind = st.radio("Sentences from", ["a run's predictions", "a dataset"], horizontal=True, key="review_kind")
+reviewer = reviewer_name()
+kind = durable(st.radio, "Sentences from", ["a run's predictions", "a dataset"], horizontal=True, key="review_kind")
 
 run = None
 split = None
@@ -50,8 +50,8 @@ if kind == "a run's predictions":
         st.stop()
     by_id = {r.run_id: r for r in runs}
     c1, c2 = st.columns([3, 1])
-    run_id = c1.selectbox("Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="review_run")
-    split = c2.radio("Split", list(files[run_id]), horizontal=True, key="review_split")
+    run_id = durable(c1.selectbox, "Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="review_run")
+    split = durable(c2.radio, "Split", list(files[run_id]), horizontal=True, key="review_split")
     run = by_id[run_id]
     path = files[run_id][split]
     try:
@@ -68,7 +68,7 @@ else:
         st.info("No dataset yet: add one on the Data page.")
         st.stop()
     by_ds = {d.id: d for d, _ in all_ds}
-    ds_id = st.selectbox("Dataset", list(by_ds), format_func=lambda i: by_ds[i].name, key="review_ds")
+    ds_id = durable(st.selectbox, "Dataset", list(by_ds), format_func=lambda i: by_ds[i].name, key="review_ds")
     manifest = dict((d.id, m) for d, m in all_ds)[ds_id]
     try:
         sentences = dataset_sentences(str(registry.manifest_path(store, ds_id)), manifest.updated)
@@ -97,12 +97,12 @@ st.caption(f"{len(latest)} of {len(records)} sentences reviewed: {counts['accept
 # ------------------------------------------------------------------------------------------------ filters
 has_pred = any(r.pred is not None for r in records)
 f1, f2, f3, f4 = st.columns(4)
-langs = f1.multiselect("Languages", sorted({r.lang for r in records}), key="review_langs")
+langs = durable(f1.multiselect, "Languages", sorted({r.lang for r in records}), key="review_langs")
 types = entity_types(records)
-etype = f2.selectbox("Entity type", ["any", *types], key="review_type")
-ekind = f3.selectbox("Error kind", ["any", *ERROR_KINDS], key="review_kind_filter", disabled=not has_pred)
-disagree = f4.checkbox("Disagreements only", key="review_disagree", disabled=not has_pred)
-unreviewed = f4.checkbox("Not reviewed yet", key="review_unreviewed")
+etype = durable(f2.selectbox, "Entity type", ["any", *types], key="review_type")
+ekind = durable(f3.selectbox, "Error kind", ["any", *ERROR_KINDS], key="review_kind_filter", disabled=not has_pred)
+disagree = durable(f4.checkbox, "Disagreements only", key="review_disagree", disabled=not has_pred)
+unreviewed = durable(f4.checkbox, "Not reviewed yet", key="review_unreviewed")
 shown = filter_records(records, langs=langs, entity_type=None if etype == "any" else etype,
                        error_kind=None if ekind == "any" else ekind, disagreements_only=disagree)
 if unreviewed:

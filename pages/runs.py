@@ -10,7 +10,7 @@ from core.ui.export import zip_folder
 from core.ui.plots import line_figure, per_language_f1_figure
 from core.ui.runinfo import final_language_f1, run_label, run_row
 from core.runs.store import DEV_F1_KEYS, FINISHED
-from pages._shared import setup
+from pages._shared import durable, setup
 
 store = setup("Runs", "Compare runs, remove old ones, download a trained model.")
 runs = store.list_runs()
@@ -24,8 +24,8 @@ st.dataframe(pd.DataFrame([run_row(r) for r in runs]), hide_index=True, key="run
 # ------------------------------------------------------------------------------------------------ compare
 st.subheader("Compare")
 with_f1 = [r.run_id for r in runs if r.best_dev_f1 is not None]
-chosen = st.multiselect("Runs to compare", list(by_id), default=with_f1[:2], key="runs_compare",
-                        format_func=lambda i: run_label(by_id[i]))
+chosen = durable(st.multiselect, "Runs to compare", list(by_id), default=with_f1[:2], key="runs_compare",
+                 format_func=lambda i: run_label(by_id[i]))
 names: dict[str, str] = {}
 for rid in chosen:
     r = by_id[rid]

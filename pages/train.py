@@ -14,14 +14,13 @@ from core.runs import jobs
 from core.kernel.config import DEFAULT_MODEL, TrainConfig
 from core.model.device import describe_device
 from core.kernel.errors import StudioError
-from core.runs.live import refresh
+from core.runs.live import live_interval, refresh
 from core.model.bundled import list_models
 from core.ui.plots import f1_figure, line_figure, loss_figure
 from core.ui.presets import PRESET_HELP, PRESETS, config_fields, estimate_duration, format_seconds
 from core.runs.store import FAILED, FINISHED, STOPPED
-from pages._shared import fmt_score, setup
+from pages._shared import durable, fmt_score, guarded, kept, model_field, remember, setup
 
-REFRESH_S = 2.0
 store = setup("Train", "Fine-tune a multilingual encoder on a dataset; the run continues if you close the tab.")
 
 # ------------------------------------------------------------------------------------------------ which run
@@ -29,11 +28,8 @@ runs = store.list_runs(limit=50)
 by_id = {r.run_id: r for r in runs}
 pending = st.session_state.pop("train_run_pending", None)
 if pending in by_id:
-    st.session_state["train_run"] = pending
-if st.session_state.get("train_run") not in by_id:
-    active = [r for r in runs if r.active]
-    if runs:
-        st.session_state["train_run"] = (active or runs)[0].run_id
+    remember("train_run", pending)
+active = [r for r in runs if r.active]
 
 
 def stable_label(run) -> str:
@@ -54,24 +50,38 @@ def live_panel(run_id: str, was_active: bool) -> None:
     step, total = run.progress
     eta = series.eta_seconds(step, total) if run.active else None
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.metric("Status", run.status)
+    stalled = jobs.stalled_seconds(run)
+    status = run.status
+    if run.active and run.stop_requested:
+        status = "stopping..."
+    elif stalled is not None:
+        status = f"stalled {format_seconds(stalled)}"
+    c1.metric("Status", status, help="stalled: the worker process is alive but silent (paused, or the machine is "
+              "busy); it goes on by itself when it wakes up." if stalled is not None else None)
     c2.metric("Step", f"{step}/{total}" if total else str(step))
     c3.metric("ETA", format_seconds(eta) if run.active else "-")
     c4.metric("Best dev F1", fmt_score(run.best_dev_f1))
-    c5.metric("Elapsed", format_seconds(run.duration))
+    c5.metric("Elapsed", format_seconds(run.elapsed), help="Training time over every attempt (resumes included).")
     if run.active:
         text = "waiting for the device" if run.status == "SCHEDULED" else f"step {step} of {total or '?'}"
         st.progress(run.fraction or 0.0, text=text)
     loss = series.get("train_loss") or series.get("loss")
+    # Figures are rebuilt only when new rows came in; the same keys update the charts in place in the browser.
+    fkey = f"live_figs_{run_id}"
+    cached = st.session_state.get(fkey)
+    if cached is None or cached[0] != (series.attempt, series.last_id):
+        figs = (loss_figure(loss, series.get("eval_loss")),
+                f1_figure(series.get("eval_f1") or series.get("dev_f1"), series.per_language_f1()),
+                line_figure({"learning rate": series.get("learning_rate")}, "Learning rate", "learning rate"),
+                line_figure({"sentences/s": series.get("sentences_per_s")}, "Training speed", "sentences/s"))
+        st.session_state[fkey] = cached = ((series.attempt, series.last_id), figs)
+    figs = cached[1]
     g1, g2 = st.columns(2)
-    g1.plotly_chart(loss_figure(loss, series.get("eval_loss")), key=f"live_loss_{run_id}")
-    g2.plotly_chart(f1_figure(series.get("eval_f1") or series.get("dev_f1"), series.per_language_f1()),
-                    key=f"live_f1_{run_id}")
+    g1.plotly_chart(figs[0], key=f"live_loss_{run_id}")
+    g2.plotly_chart(figs[1], key=f"live_f1_{run_id}")
     g3, g4 = st.columns(2)
-    g3.plotly_chart(line_figure({"learning rate": series.get("learning_rate")}, "Learning rate", "learning rate"),
-                    key=f"live_lr_{run_id}")
-    g4.plotly_chart(line_figure({"sentences/s": series.get("sentences_per_s")}, "Training speed", "sentences/s"),
-                    key=f"live_speed_{run_id}")
+    g3.plotly_chart(figs[2], key=f"live_lr_{run_id}")
+    g4.plotly_chart(figs[3], key=f"live_speed_{run_id}")
     if not loss and run.active:
         st.caption("The first points appear after a few steps (loading the model takes a little while).")
     with st.expander("Log"):
@@ -84,13 +94,13 @@ if runs:
     ids = list(by_id)
     # A label without the status: the browser keeps showing a selected option's old text when only its label
     # changes (Streamlit 1.67), and the status changes under this page; the Status metric below shows it.
-    run_id = st.selectbox("Run", ids, format_func=lambda i: stable_label(by_id[i]), key="train_run",
-                          help="The newest running run is picked when you open this page.")
+    run_id = durable(st.selectbox, "Run", ids, format_func=lambda i: stable_label(by_id[i]), key="train_run",
+                     default=(active or runs)[0].run_id, help="The newest running run is picked when you open this page.")
     run = by_id[run_id]
     b1, b2, _ = st.columns([1, 1, 4])
     if b1.button("Stop", key="train_stop", disabled=not run.active,
                  help="The run stops at the next step and keeps a checkpoint you can resume."):
-        jobs.stop(run_id, store)
+        jobs.stop(run_id, store)  # the status shows "stopping..." at once, until the worker reaches a step boundary
         st.rerun()
     if b2.button("Resume", key="train_resume", disabled=run.status not in (STOPPED, FAILED),
                  help="Continue from the last checkpoint."):
@@ -100,7 +110,8 @@ if runs:
             st.error(str(exc))
         else:
             st.rerun()
-    st.fragment(live_panel, run_every=REFRESH_S if run.active else None)(run_id, run.active)
+    interval = live_interval(st.session_state.get(f"live_{run_id}")) if run.active else None
+    st.fragment(guarded(live_panel), run_every=interval)(run_id, run.active)
     if run.status == FAILED and run.error:
         st.error("The run failed. The end of its log:")
         st.code(run.error, language=None)
@@ -127,7 +138,8 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
         st.info("No dataset yet: add one on the Data page, or use Quick start on the Home page.")
         st.stop()
     names = {d.id: (d, m) for d, m in ready}
-    ds_id = st.selectbox("Dataset", list(names), format_func=lambda i: names[i][0].name, key="train_ds")
+    ds_id = durable(st.selectbox, "Dataset", list(names), format_func=lambda i: names[i][0].name, key="train_ds",
+                    default=kept("data_ds"))
     ds, manifest = names[ds_id]
     summ = manifest.summary
     st.caption(f"{summ.get('n_sentences', 0):,} sentences ({', '.join(f'{k} {v}' for k, v in summ.get('splits', {}).items())}); "
@@ -140,7 +152,7 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
     c1, c2 = st.columns(2)
     mchoice = c1.selectbox("Model", models + [OTHER], index=models.index(DEFAULT_MODEL) if DEFAULT_MODEL in models else 0,
                            key="train_model", help=config_fields()[0].help)
-    model = c1.text_input("Model folder or Hub id", key="train_model_other") if mchoice == OTHER else mchoice
+    model = model_field(mchoice, OTHER, models, key="train_model_other", column=c1)
     dev_info = describe_device()
     choices = list(dict.fromkeys(dev_info.choices + [base["device"]]))
     device = c2.selectbox("Device", choices, index=choices.index(base["device"]), key=f"train_device_{preset}",

@@ -105,8 +105,8 @@ def tiny_model_dir(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_model_dir):
-    """The tiny model's fast tokenizer, loaded with :func:`core.model.bundled.load_tokenizer`."""
-    from core.model.bundled import load_tokenizer
+    """The tiny model's fast tokenizer, loaded with :func:`core.model.tokenization.load_tokenizer`."""
+    from core.model.tokenization import load_tokenizer
 
     return load_tokenizer(tiny_model_dir)
 

@@ -31,6 +31,8 @@ def _options(args: argparse.Namespace) -> ReadOptions:
         opts.scheme = args.scheme
     if getattr(args, "no_detect", False):
         opts.detect_lang = False
+    if getattr(args, "special_as_o", False):
+        opts.special_as_o = True
     return opts
 
 
@@ -44,6 +46,9 @@ def _add_read_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tag-col", type=int, help="0-based tag column (column formats; default last)")
     p.add_argument("--offsets", choices=("char", "byte"), help="span offsets unit (default char)")
     p.add_argument("--no-detect", action="store_true", help="do not detect languages (unknown -> und)")
+    p.add_argument("--special-as-o", action="store_true",
+                   help="read labels that are no entity tags ([SEP], [PAD], <pad>, X, -100, empty) as O with a "
+                        "warning, instead of an E104 error at each")
 
 
 def _problem_rows(problems) -> list[dict]:
@@ -109,25 +114,51 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from core.data.loader import load_corpus
-    from core.eval.metrics import evaluate, summary
+    from core.eval.compare import score_corpora
+    from core.eval.metrics import summary
 
-    opts = _options(args)
-    gold = load_corpus([args.gold], opts)
+    gold = load_corpus([args.gold], _options(args))
     pred_opts = _options(args)
     pred_opts.detect_lang = False
+    gold_schemes = set(gold.schemes.values())
+    if pred_opts.scheme is None and len(gold_schemes) == 1:
+        pred_opts.scheme = next(iter(gold_schemes))  # predictions are read in the gold scheme, not guessed
     pred = load_corpus([args.pred], pred_opts)
-    for i, (g, p) in enumerate(zip(gold.sentences, pred.sentences)):
-        if g.tokens != p.tokens:
-            raise StudioError("E107", f"sentence {i + 1} differs between gold and predictions",
-                              file=p.source, line=p.line_start, text=" ".join(p.tokens[:12]),
-                              fix="Predictions must hold the gold sentences in the same order with the same tokens.")
-    result = evaluate([s.ner_tags for s in gold], [s.ner_tags for s in pred], [s.lang for s in gold],
-                      tokens=[s.tokens for s in gold], max_errors=0)
-    out = summary(result)
+    for side, corpus in (("gold", gold), ("predictions", pred)):
+        if corpus.report.problems:
+            print(f"{side}:\n" + format_problems(corpus.report.problems), file=sys.stderr)
+    res = score_corpora(gold.sentences, pred.sentences, mode=args.mode, scheme=pred_opts.scheme if args.scheme
+                        else None)
+    out = summary(res)
+    out["n_sentences"] = res["n_sentences"]
+    out["normalised_tokens"] = res["normalised_tokens"]
+    out["read_errors"] = {"gold": len(gold.report.errors), "predictions": len(pred.report.errors)}
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     else:
         print(format_scores(out))
+        if res["normalised_tokens"]:
+            print(f"{res['normalised_tokens']:,} token(s) matched the gold only after Unicode NFC normalisation")
+    return 1 if gold.report.errors or pred.report.errors else 0
+
+
+def cmd_repair_store(args: argparse.Namespace) -> int:
+    from core.runs.store import RunStore
+
+    store = RunStore()
+    try:
+        store.check()
+    except StudioError as exc:
+        if exc.code != "E321" and not args.force:
+            raise
+        print(f"{exc}\nrepairing...", file=sys.stderr)
+    else:
+        if not args.force:
+            print(f"the run store {store.db_path} is healthy: nothing to repair (--force to rebuild it anyway)")
+            return 0
+    out = store.repair()
+    print(f"moved the damaged store to {out['moved_to']}; registered {out['runs']} run(s) and "
+          f"{out['datasets']} dataset(s) again from their folders (metric curves are not in the folders)")
     return 0
 
 
@@ -156,10 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gold", required=True)
     p.add_argument("--pred", required=True)
     _add_read_args(p)
+    train_commands.add_mode_arg(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_score)
 
     train_commands.add_commands(sub)
+
+    p = sub.add_parser("repair-store", help="replace a damaged run store (E321): move it aside, create a new one "
+                       "and register the runs and datasets on disk again")
+    p.add_argument("--force", action="store_true", help="rebuild even a store that passes its check")
+    p.set_defaults(func=cmd_repair_store)
     return parser
 
 

@@ -202,9 +202,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.data.corpus import ReadOptions
     from core.model.predictor import Predictor
     from core.data.loader import load_corpus
-    from core.eval.metrics import evaluate, summary
+    from core.eval.metrics import evaluate, source_tags, summary
 
-    corpus = load_corpus(args.data, ReadOptions(format=args.format, lang=args.lang))
+    corpus = load_corpus(args.data, ReadOptions(format=args.format, lang=args.lang, scheme=args.scheme,
+                                                special_as_o=args.special_as_o))
     sents = [s for s in corpus.sentences if s.tokens]
     if args.max_sentences:
         sents = sents[: args.max_sentences]
@@ -212,8 +213,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     preds = pred.predict_tokens([s.tokens for s in sents])
     seconds = time.perf_counter() - t0
-    res = summary(evaluate([s.ner_tags for s in sents], [p.tags for p in preds], [s.lang for s in sents],
-                           max_errors=0))
+    gold, schemes = source_tags(sents)  # scored in the scheme the data came in; the model's tags are IOB2
+    res = summary(evaluate(gold, [p.tags for p in preds], [s.lang for s in sents], max_errors=0, mode=args.mode,
+                           scheme=schemes, pred_scheme="IOB2"))
     res["n_sentences"] = len(sents)
     res["predict_seconds"] = round(seconds, 3)
     if args.json:
@@ -222,6 +224,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(format_scores(res))
         print(f"{len(sents):,} sentences in {seconds:.1f} s")
     return 0
+
+
+def add_mode_arg(p) -> None:
+    """``--mode strict|conlleval``: the scoring mode of `score` and `evaluate` (README "Scores")."""
+    from core.eval.metrics import DEFAULT_MODE, MODES
+
+    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
+                   help=f"entity scoring mode (default {DEFAULT_MODE}): strict = seqeval strict with the scheme; "
+                        "conlleval = the CoNLL shared-task script's reading")
 
 
 def add_commands(sub) -> None:
@@ -275,6 +286,10 @@ def add_commands(sub) -> None:
     p.add_argument("--lang")
     p.add_argument("--format", choices=FORMATS)
     p.add_argument("--max-sentences", type=int, help="score only the first N sentences")
+    p.add_argument("--scheme", help="the data's tagging scheme (default: detect)")
+    p.add_argument("--special-as-o", action="store_true",
+                   help="read labels that are no entity tags ([SEP], X, -100...) as O")
+    add_mode_arg(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)

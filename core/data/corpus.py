@@ -32,6 +32,10 @@ class Sentence:
         sent_id: id given by the file (``# sent_id``, a JSON ``id``), or None.
         text: raw text for span formats (None for token formats).
         offsets: character (not byte) offsets ``(start, end)`` of each token in ``text``, or None.
+        scheme: the tagging scheme the file used (set by the loader), None for sentences built in memory (IOB2).
+        raw_tags: the tags as the file had them (after refused labels became ``O``), kept only where they differ
+            from ``ner_tags`` (another scheme, or repaired ``I-`` starts); scores are computed on these
+            (:func:`core.eval.metrics.source_tags`), never on the repaired IOB2 form.
     """
 
     tokens: list[str]
@@ -46,6 +50,8 @@ class Sentence:
     sent_id: str | None = None
     text: str | None = None
     offsets: list[tuple[int, int]] | None = None
+    scheme: str | None = None
+    raw_tags: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -83,6 +89,9 @@ class ReadOptions:
         split: split to give every sentence of the file; None guesses from the file name.
         text_field/tokens_field/tags_field/lang_field: field names for JSON/CSV layouts.
         label_list: names for integer ``ner_tags`` (index -> tag).
+        special_as_o: read labels that are no entity tags (``[SEP]``, ``[PAD]``, ``<pad>``, ``X``, ``-100``,
+            empty; :func:`core.data.schemes.non_entity_reason`) as ``O`` with one W120 warning per file, instead
+            of an E104 error at each.
     """
 
     format: str | None = None
@@ -99,6 +108,7 @@ class ReadOptions:
     tags_field: str = "ner_tags"
     lang_field: str = "lang"
     label_list: list[str] | None = None
+    special_as_o: bool = False
 
 
 @dataclass

@@ -12,7 +12,8 @@ from typing import Sequence
 from core.data.corpus import Corpus, ReadOptions, Sentence
 from core.kernel.errors import CorpusError, Report
 from core.data.langid import assign_languages
-from core.data.schemes import SCHEMES, detect_scheme, is_valid_tag, to_iob2
+from core.data.schemes import (SCHEMES, canonical_scheme, detect_scheme, is_valid_tag, non_entity_reason,
+                               tag_problem, to_iob2)
 
 _SPLIT_WORDS = {
     "train": "train", "training": "train", "trn": "train",
@@ -31,38 +32,73 @@ def split_from_path(path: str) -> str | None:
     return None
 
 
-def normalize_tags(sentences: Sequence[Sentence], scheme: str | None, report: Report, file: str = "") -> str:
+def normalize_tags(sentences: Sequence[Sentence], scheme: str | None, report: Report, file: str = "",
+                   special_as_o: bool = False) -> str:
     """Convert the raw tags of one file's sentences to IOB2 in place and return the source scheme.
+
+    Each sentence keeps its scheme (``Sentence.scheme``) and, where they differ from the IOB2 form, its tags as
+    read (``Sentence.raw_tags``): scores are computed on those, not on the repaired IOB2 tags.
 
     Args:
         sentences: the sentences of one file (raw tags as read).
-        scheme: the file's scheme when the user set it, else None to detect it (:func:`core.data.schemes.detect_scheme`).
-        report: receives one W102 warning with the count of repaired entity starts (stray ``I-`` in IOB2, or an
-            inside tag with no open entity in IOBES/BILOU/BMES) and E104 for tags that are not tags.
+        scheme: the file's scheme when the user set it (``BIOES`` accepted), else None to detect it
+            (:func:`core.data.schemes.detect_scheme`).
+        report: receives E104 for each label that is no entity tag of the scheme
+            (:func:`core.data.schemes.tag_problem`: ``[SEP]``, ``-100``, an ``E-`` in IOB2...), read as ``O``;
+            with ``special_as_o`` the non-entity labels give one W120 count instead; one W102 warning with the
+            count of repaired entity starts (stray ``I-`` in IOB2, or an inside tag with no open entity in
+            IOBES/BILOU/BMES).
         file: file name used in problems.
+        special_as_o: read non-entity labels as ``O`` with a warning (:attr:`ReadOptions.special_as_o`).
 
     Raises:
         CorpusError: E104 when ``scheme`` is not one of :data:`core.data.schemes.SCHEMES`.
     """
-    if scheme is not None and scheme.upper() not in SCHEMES and scheme.upper() != "BIOES":
-        raise CorpusError("E104", f"unknown tagging scheme {scheme!r}", file=file,
-                          fix=f"Use one of {', '.join(SCHEMES)}.")
     if scheme is not None:
-        scheme = "IOBES" if scheme.upper() == "BIOES" else scheme.upper()
+        try:
+            scheme = canonical_scheme(scheme)
+        except ValueError:
+            raise CorpusError("E104", f"unknown tagging scheme {scheme!r}", file=file,
+                              fix=f"Use one of {', '.join(SCHEMES)} (or BIOES).") from None
+
+    def line_of(s: Sentence, i: int) -> int:
+        return s.line_start + i if s.text is None else s.line_start
+
+    specials = 0
+    first_special: tuple[Sentence, int] | None = None
     for s in sentences:
-        bad = [i for i, t in enumerate(s.ner_tags) if not is_valid_tag(t)]
-        for i in bad:
-            report.add("E104", f"invalid tag {s.ner_tags[i]!r} read as O", file=s.source or file,
-                       line=s.line_start + i if s.text is None else s.line_start, text=s.ner_tags[i])
+        for i, t in enumerate(s.ner_tags):
+            reason = non_entity_reason(t) if is_valid_tag(t) or not t.strip() else "not printable, or holds a space"
+            if reason is None:
+                continue
+            if special_as_o and non_entity_reason(t) is not None:
+                specials += 1
+                first_special = first_special or (s, i)
+            else:
+                report.add("E104", f"label {t!r} is no entity tag ({reason}); read as O", file=s.source or file,
+                           line=line_of(s, i), text=t,
+                           fix="Remove it, or read such labels as O (--special-as-o, or the Data page option).")
             s.ner_tags[i] = "O"
+    if specials and first_special is not None:
+        s, i = first_special
+        report.add("W120", f"{specials} label(s) that are no entity tags were read as O (first at this line)",
+                   file=s.source or file, line=line_of(s, i), text=" ".join(s.tokens[:12]))
     src = scheme or detect_scheme(s.ner_tags for s in sentences)
     repairs = 0
     first: Sentence | None = None
     for s in sentences:
+        for i, t in enumerate(s.ner_tags):
+            reason = tag_problem(t, src)
+            if reason is not None:
+                report.add("E104", f"tag {t!r} is not a {src} tag: {reason}; read as O", file=s.source or file,
+                           line=line_of(s, i), text=t, fix="Declare the file's scheme (--scheme), or fix the tag.")
+                s.ner_tags[i] = "O"
         new, n = to_iob2(s.ner_tags, src)
         if n and first is None:
             first = s
         repairs += n
+        s.scheme = src
+        s.raw_tags = list(s.ner_tags) if new != s.ner_tags else None
         s.ner_tags = new
     if repairs and first is not None:
         report.add("W102", f"{repairs} entity start(s) had no begin tag in {src} data and were read as B- "
@@ -106,7 +142,8 @@ def load_corpus(paths: Sequence[str] | str, options: ReadOptions | None = None,
         raise failures[0]
     for path, sentences, fmt in results:
         corpus.formats[path] = fmt
-        corpus.schemes[path] = normalize_tags(sentences, options.scheme, report, path)
+        corpus.schemes[path] = normalize_tags(sentences, options.scheme, report, path,
+                                              special_as_o=options.special_as_o)
         split = (splits or {}).get(path) or options.split or split_from_path(path)
         for s in sentences:
             if s.split is None:

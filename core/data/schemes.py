@@ -14,13 +14,26 @@ IO          bare types (``PER``) or ``I-`` only; adjacent entities of one type c
 A tag is split into prefix and type at the *first* ``-`` only, because types contain ``_``, ``.`` and ``-``
 (``B-GPE_LOC``, ``B-PER.NAM``, ``B-creative-work``). A tag whose part before the first ``-`` is not a known
 prefix is a bare type (``GPE-LOC`` is the type ``GPE-LOC``).
+
+What makes a tag an entity tag (:func:`tag_problem`): ``O``, or a prefix the scheme has (:data:`SCHEME_PREFIXES`)
+followed by a type name, or a bare type name (read as an inside tag). A type name holds at least one letter and
+is not a marker of another tool: tokenizer special tokens (``[SEP]``, ``[CLS]``, ``[PAD]``, ``<pad>``, ``</s>``:
+anything wrapped in ``[]``, ``<>`` or ``{}``), numbers (``-100``, PyTorch's ignore index, or a label id), the
+``X`` label that BERT's CoNLL-2003 recipe gives non-first subwords (Devlin et al. 2019), or an empty label.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Sequence
 
 SCHEMES = ("IOB1", "IOB2", "IOBES", "BILOU", "BMES", "IO")
+#: Other names of a scheme (seqeval has no ``BIOES`` name: it is its ``IOBES``).
+SCHEME_ALIASES = {"BIOES": "IOBES", "BILUO": "BILOU", "IOB": "IOB2", "BIO": "IOB2"}
+#: The prefixes each scheme has; a bare type (no prefix) is accepted everywhere and read as an inside tag.
+SCHEME_PREFIXES = {"IOB1": frozenset("BI"), "IOB2": frozenset("BI"), "IOBES": frozenset("BIES"),
+                   "BILOU": frozenset("BILU"), "BMES": frozenset("BMES"), "IO": frozenset("I")}
+_MARKER_RE = re.compile(r"^(\[.*\]|<.*>|\{.*\})$")
 PREFIXES = frozenset("BIESLUM")
 _BEGIN = frozenset("BSU")
 # Prefixes after which an entity is closed in the end-marking schemes.
@@ -56,6 +69,67 @@ def is_valid_tag(tag: str) -> bool:
     if tag == "O":
         return True
     return bool(tag) and tag.isprintable() and not any(c.isspace() for c in tag)
+
+
+def canonical_scheme(name: str) -> str:
+    """The studio's name of a scheme: upper case, aliases resolved (``bioes`` -> ``IOBES``).
+
+    Raises:
+        ValueError: not a scheme of :data:`SCHEMES` nor an alias in :data:`SCHEME_ALIASES`.
+    """
+    up = str(name).strip().upper()
+    up = SCHEME_ALIASES.get(up, up)
+    if up not in SCHEMES:
+        raise ValueError(f"unknown scheme {name!r}; expected one of {', '.join(SCHEMES)} (or BIOES)")
+    return up
+
+
+def non_entity_reason(tag: str) -> str | None:
+    """Why a label is no entity tag in any scheme, or None when it may be one.
+
+    ``O`` (and the ``-``/``0`` that :func:`split_tag` reads as ``O``) is fine. Refused, whatever the scheme: an
+    empty or blank label; a label (or its type after the prefix) wrapped in ``[]``, ``<>`` or ``{}`` (tokenizer
+    special tokens: ``[SEP]``, ``[CLS]``, ``[PAD]``, ``<pad>``, ``</s>``); a type with no letter (``-100``, the
+    ignore index of PyTorch's cross-entropy, or an integer label id); the bare ``X`` of BERT's CoNLL-2003
+    recipe, which marks non-first subwords, not a type.
+    """
+    if tag in ("O", "-", "0"):
+        return None
+    if not tag or not tag.strip():
+        return "an empty label"
+    if _MARKER_RE.match(tag):
+        return "a tokenizer special token"
+    prefix, typ = split_tag(tag)
+    typ = typ or ""
+    if _MARKER_RE.match(typ):
+        return "a tokenizer special token after the prefix"
+    if not any(c.isalpha() for c in typ):
+        return "a number or symbol, not a type name (-100 is the loss's ignore index)"
+    if tag == "X":
+        return "the subword label X (BERT's CoNLL-2003 recipe), not a type"
+    return None
+
+
+def tag_problem(tag: str, scheme: str) -> str | None:
+    """Why ``tag`` is no entity tag of ``scheme`` (see the module docstring), or None for a good tag.
+
+    Args:
+        tag: one label as read.
+        scheme: a name :func:`canonical_scheme` accepts.
+
+    Raises:
+        ValueError: unknown scheme.
+    """
+    reason = non_entity_reason(tag)
+    if reason is not None:
+        return reason
+    if not is_valid_tag(tag):
+        return "not printable, or holds a space"
+    prefix, _ = split_tag(tag)
+    scheme = canonical_scheme(scheme)
+    if prefix not in ("O", "") and prefix not in SCHEME_PREFIXES[scheme]:
+        return f"the prefix {prefix}- is not part of {scheme} ({', '.join(p + '-' for p in sorted(SCHEME_PREFIXES[scheme]))})"
+    return None
 
 
 def detect_scheme(tag_sequences: Iterable[Sequence[str]]) -> str:

@@ -4,7 +4,10 @@ behind a confusion-matrix cell, and filtering sentences for review.
 Prediction files are the JSON Lines artifacts a finished run stores (``predictions_dev`` /
 ``predictions_test``, see :func:`core.train.loop.write_predictions`): one object per sentence with ``tokens``,
 ``ner_tags`` (gold), ``pred_tags``, ``scores``, ``lang``, ``source`` and ``line``. Entities are read with
-:func:`core.data.schemes.entities` (valid IOB2 on both sides, so the same spans seqeval's strict mode finds).
+:func:`core.eval.metrics.entity_sets` in the chosen scoring mode, on the gold tags as the corpus had them
+(``gold_tags`` and ``scheme`` in the file; older files without them: the IOB2 ``ner_tags``), so the sentences
+behind a confusion cell are exactly those the scores counted. Review filters (no mode chosen there) use the
+default mode.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import Iterable, Sequence
 
 from core.data.corpus import Sentence
 from core.kernel.errors import CorpusError
-from core.eval.metrics import MISSED, SPURIOUS, classify_errors, entity_confusion_rows, evaluate
-from core.data.schemes import entities
+from core.data.schemes import entities, from_iob2, to_iob2
+from core.eval.metrics import (DEFAULT_MODE, MISSED, SPURIOUS, classify_errors, entity_confusion_rows, entity_sets,
+                                evaluate)
 
 PREDICTION_KINDS = {"dev": "predictions_dev", "test": "predictions_test"}
 
@@ -35,6 +39,8 @@ class Record:
         lang: language code.
         where: ``file:line`` of the sentence, or ''.
         split: the split, when known.
+        scheme: the scheme of the gold tags as the corpus had them (``source_gold``).
+        source_gold: the gold tags as the corpus had them (None: the same as ``gold``); the scores use these.
     """
 
     index: int
@@ -45,6 +51,19 @@ class Record:
     lang: str = "und"
     where: str = ""
     split: str | None = None
+    scheme: str = "IOB2"
+    source_gold: list[str] | None = None
+
+    @property
+    def scored_gold(self) -> list[str]:
+        """The gold tags the scores are computed on (as the corpus had them)."""
+        return self.source_gold if self.source_gold is not None else self.gold
+
+    def scored_pred(self) -> list[str] | None:
+        """The predicted (IOB2) tags in the gold scheme, for token-level comparisons; None without predictions."""
+        if self.pred is None:
+            return None
+        return list(self.pred) if self.scheme == "IOB2" else from_iob2(to_iob2(self.pred, "IOB2")[0], self.scheme)
 
     @property
     def disagrees(self) -> bool:
@@ -77,15 +96,19 @@ def load_predictions(path: str) -> list[Record]:
                 raise CorpusError("E107", f"{len(tokens)} tokens, {len(gold)} gold and {len(pred)} predicted tags",
                                   file=str(p), line=lineno)
             src = rec.get("source") or ""
+            raw = rec.get("gold_tags")
+            raw = list(raw) if isinstance(raw, list) and len(raw) == len(gold) and raw != gold else None
             out.append(Record(len(out), tokens, gold, pred, rec.get("scores"), rec.get("lang") or "und",
-                              f"{Path(src).name}:{rec.get('line', 0)}" if src else ""))
+                              f"{Path(src).name}:{rec.get('line', 0)}" if src else "",
+                              scheme=str(rec.get("scheme") or "IOB2"), source_gold=raw))
     return out
 
 
 def records_from_sentences(sentences: Sequence[Sentence]) -> list[Record]:
     """Records of a dataset (gold only)."""
     return [Record(i, list(s.tokens), list(s.ner_tags), None, None, s.lang,
-                   f"{Path(s.source).name}:{s.line_start}" if s.source else "", s.split)
+                   f"{Path(s.source).name}:{s.line_start}" if s.source else "", s.split, s.scheme or "IOB2",
+                   list(s.raw_tags) if s.raw_tags is not None else None)
             for i, s in enumerate(sentences)]
 
 
@@ -95,10 +118,12 @@ def records_to_sentences(records: Sequence[Record], split: str | None = None) ->
             for r in records]
 
 
-def evaluate_records(records: Sequence[Record]) -> dict:
-    """:func:`core.eval.metrics.evaluate` of records with predictions (strict IOB2 entity scores, confusion, errors)."""
+def evaluate_records(records: Sequence[Record], mode: str = DEFAULT_MODE) -> dict:
+    """:func:`core.eval.metrics.evaluate` of records with predictions in ``mode`` (entity and token scores,
+    confusion, errors), the gold tags in their own scheme, the predictions IOB2."""
     rs = [r for r in records if r.pred is not None]
-    return evaluate([r.gold for r in rs], [r.pred for r in rs], [r.lang for r in rs], [r.tokens for r in rs])
+    return evaluate([r.scored_gold for r in rs], [r.pred for r in rs], [r.lang for r in rs], [r.tokens for r in rs],
+                    mode=mode, scheme=[r.scheme for r in rs], pred_scheme="IOB2")
 
 
 def prediction_files(artifacts: Iterable) -> dict[str, str]:
@@ -122,7 +147,16 @@ def _ents(tags: Sequence[str]) -> set[tuple[str, int, int]]:
     return set(entities(tags))
 
 
-def cell_sentences(records: Sequence[Record], lang: str, level: str, gold: str, pred: str) -> list[int]:
+def record_entities(records: Sequence[Record], mode: str = DEFAULT_MODE) -> list[tuple[set, set]]:
+    """``(gold entities, predicted entities)`` of each record with predictions, read as the scores read them."""
+    rs = [r for r in records if r.pred is not None]
+    g = entity_sets([r.scored_gold for r in rs], [r.scheme for r in rs], mode)
+    p = entity_sets([r.pred for r in rs], ["IOB2"] * len(rs), mode)
+    return list(zip(g, p))
+
+
+def cell_sentences(records: Sequence[Record], lang: str, level: str, gold: str, pred: str,
+                   mode: str = DEFAULT_MODE) -> list[int]:
     """Indices of the records behind one confusion-matrix cell.
 
     Args:
@@ -132,30 +166,32 @@ def cell_sentences(records: Sequence[Record], lang: str, level: str, gold: str, 
             predicted type or ``MISSED``, as :func:`core.eval.metrics.entity_confusion_rows` pairs them).
         gold: the row label.
         pred: the column label.
+        mode: the scoring mode the matrix was computed in.
 
     Raises:
         ValueError: unknown level.
     """
     if level not in ("token", "entity"):
         raise ValueError(f"level must be 'token' or 'entity', got {level!r}")
+    rs = [r for r in records if r.pred is not None and (lang == "all" or r.lang == lang)]
+    sets = record_entities(rs, mode) if level == "entity" else [None] * len(rs)
     out = []
-    for r in records:
-        if r.pred is None or (lang != "all" and r.lang != lang):
-            continue
+    for r, ents in zip(rs, sets):
         if level == "token":
-            hit = any(g == gold and p == pred for g, p in zip(r.gold, r.pred))
+            hit = any(g == gold and p == pred for g, p in zip(r.scored_gold, r.scored_pred()))
         else:
-            hit = (gold, pred) in entity_confusion_rows(_ents(r.gold), _ents(r.pred))
+            hit = (gold, pred) in entity_confusion_rows(*ents)
         if hit:
             out.append(r.index)
     return out
 
 
-def error_kinds(record: Record) -> set[str]:
-    """Error kinds of one sentence (``missed``, ``spurious``, ``wrong type``...); empty without predictions."""
+def error_kinds(record: Record, mode: str = DEFAULT_MODE) -> set[str]:
+    """Error kinds of one sentence (``missed``, ``spurious``, ``wrong type``...) in ``mode``; empty without
+    predictions."""
     if record.pred is None:
         return set()
-    return {e["kind"] for e in classify_errors(_ents(record.gold), _ents(record.pred))}
+    return {e["kind"] for e in classify_errors(*record_entities([record], mode)[0])}
 
 
 def entity_types(records: Iterable[Record]) -> list[str]:

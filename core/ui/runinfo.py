@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Sequence
 
 from core.ui.presets import format_seconds
-from core.runs.store import FINISHED, Run
+from core.runs.store import FAILED, FINISHED, STOPPED, Run
 
 
 def run_label(run: Run) -> str:
@@ -47,6 +49,34 @@ def run_row(run: Run) -> dict:
         "duration": format_seconds(run.duration),
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)),
     }
+
+
+def model_step(model_dir: str | Path) -> int | None:
+    """The training step a saved model comes from (``ner_studio.json`` ``step``), None when not recorded."""
+    meta = Path(model_dir) / "ner_studio.json"
+    try:
+        step = json.loads(meta.read_text(encoding="utf-8")).get("step")
+    except (OSError, ValueError):
+        return None
+    return int(step) if isinstance(step, (int, float)) else None
+
+
+def usable_model(run: Run, run_dir: str | Path) -> tuple[str, str] | None:
+    """The model a run can be tried or evaluated with, and how to mark it.
+
+    FINISHED runs: their model, no mark. STOPPED and FAILED runs: the best model saved so far in
+    ``<run_dir>/model`` (the trainer keeps the best by dev F1 there during training), marked
+    ``"from step N, stopped"``. None when there is none (no ``config.json`` in the folder).
+    """
+    if run.status == FINISHED and run.model_dir:
+        return run.model_dir, ""
+    if run.status not in (STOPPED, FAILED):
+        return None
+    folder = Path(run.model_dir or Path(run_dir) / "model")
+    if not (folder / "config.json").is_file():
+        return None
+    step = model_step(folder)
+    return str(folder), f"from step {step if step is not None else '?'}, {run.status.lower()}"
 
 
 def finished_with_model(runs: Sequence[Run]) -> list[Run]:

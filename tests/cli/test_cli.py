@@ -123,3 +123,20 @@ def test_score_mismatched_sentences_is_a_coded_error(tmp_path, capsys):
 def test_missing_file_is_a_coded_error_not_a_crash(tmp_path, capsys):
     assert cli_main(["inspect", str(tmp_path / "nope.conll")]) == 1
     assert "[E101]" in capsys.readouterr().err
+
+
+def test_console_command_works_from_another_folder(tmp_path):
+    """`ner-studio` (pyproject [project.scripts]) is on the venv's PATH and needs no repository cwd."""
+    exe = Path(sys.executable).with_name("ner-studio")
+    if not exe.exists():
+        pytest.skip(f"{exe} is missing: the project is not installed in this interpreter (scripts/install.sh)")
+    corpus = tmp_path / "data" / "train.conll"
+    corpus.parent.mkdir()
+    corpus.write_text("Angela B-PER\nMerkel I-PER\nvisitó O\nParís B-LOC\n\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    res = subprocess.run([str(exe), "inspect", str(corpus), "--lang", "es", "--json"], cwd=elsewhere,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert (out["n_sentences"], out["n_entities"], out["languages"]) == (1, 2, {"es": 1})

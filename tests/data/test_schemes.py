@@ -82,3 +82,80 @@ def test_unknown_scheme_raises():
     with pytest.raises(ValueError, match="unknown scheme 'XYZ'"):
         to_iob2(["O"], "XYZ")
     assert "IOB2" in SCHEMES
+
+
+# ------------------------------------------------------------------------------------------------ entity tags
+
+from core.data.corpus import ReadOptions  # noqa: E402
+from core.data.loader import load_corpus  # noqa: E402
+from core.data.schemes import canonical_scheme, non_entity_reason, tag_problem  # noqa: E402
+
+
+@pytest.mark.parametrize("label", ["[SEP]", "[CLS]", "[PAD]", "<pad>", "</s>", "X", "-100", "3", "", " ",
+                                   "B-[SEP]", "I-<pad>"])
+def test_non_entity_labels_are_refused_in_every_scheme(label):
+    assert non_entity_reason(label) is not None
+    for scheme in SCHEMES:
+        assert tag_problem(label, scheme) is not None
+
+
+@pytest.mark.parametrize("tag", ["O", "B-PER", "I-X", "PER", "B-creative-work", "I-GPE_LOC", "B-PER.NAM", "S-LOC"])
+def test_entity_tags_are_accepted(tag):
+    assert non_entity_reason(tag) is None
+
+
+@pytest.mark.parametrize("tag,scheme,ok", [
+    ("E-PER", "IOB2", False), ("E-PER", "IOBES", True), ("E-PER", "BIOES", True), ("L-PER", "IOBES", False),
+    ("L-PER", "BILOU", True), ("M-PER", "BMES", True), ("M-PER", "IOBES", False), ("B-PER", "IO", False),
+    ("PER", "IOB2", True), ("S-PER", "IOB1", False),
+])
+def test_prefixes_per_scheme(tag, scheme, ok):
+    assert (tag_problem(tag, scheme) is None) == ok
+
+
+def test_canonical_scheme_aliases():
+    assert canonical_scheme("bioes") == "IOBES" and canonical_scheme("iob2") == "IOB2"
+    with pytest.raises(ValueError, match="unknown scheme 'XYZ'"):
+        canonical_scheme("XYZ")
+
+
+def _file(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return str(p)
+
+
+def test_loader_refuses_special_labels_with_file_and_line(tmp_path):
+    path = _file(tmp_path, "a.conll", "Ana B-PER\nvive O\n[SEP] [SEP]\n\nen O\nLima -100\n\n")
+    corpus = load_corpus([path], ReadOptions(detect_lang=False))
+    errs = [(p.code, p.line, p.text) for p in corpus.report.errors]
+    assert errs == [("E104", 3, "[SEP]"), ("E104", 6, "-100")]
+    assert corpus.label_list == ["O", "B-PER", "I-PER"]  # no "[SEP]" or "-100" type
+    assert [s.ner_tags for s in corpus] == [["B-PER", "O", "O"], ["O", "O"]]
+
+
+def test_loader_reads_special_labels_as_o_when_asked(tmp_path):
+    path = _file(tmp_path, "a.conll", "Ana B-PER\nvive X\n[SEP] [SEP]\n\nen <pad>\n\n")
+    corpus = load_corpus([path], ReadOptions(detect_lang=False, special_as_o=True))
+    assert not corpus.report.errors
+    w = [p for p in corpus.report.warnings if p.code == "W120"]
+    assert len(w) == 1 and w[0].line == 2 and w[0].message.startswith("3 label(s)")
+    assert [s.ner_tags for s in corpus] == [["B-PER", "O", "O"], ["O"]]
+
+
+def test_loader_keeps_the_raw_tags_and_scheme_for_scoring(tmp_path):
+    iob2 = load_corpus([_file(tmp_path, "a.conll", "Le I-LOC\nMans I-LOC\n\nen O\n\n")],
+                       ReadOptions(detect_lang=False, scheme="IOB2"))
+    s = iob2.sentences[0]
+    assert s.ner_tags == ["B-LOC", "I-LOC"] and s.raw_tags == ["I-LOC", "I-LOC"] and s.scheme == "IOB2"
+    assert iob2.sentences[1].raw_tags is None  # equal to ner_tags: not stored twice
+    iobes = load_corpus([_file(tmp_path, "b.conll", "A B-PER\nB E-PER\nC S-LOC\n\n")], ReadOptions(detect_lang=False))
+    s = iobes.sentences[0]
+    assert s.scheme == "IOBES" and s.raw_tags == ["B-PER", "E-PER", "S-LOC"] and s.ner_tags == ["B-PER", "I-PER", "B-LOC"]
+
+
+def test_loader_refuses_a_prefix_the_declared_scheme_lacks(tmp_path):
+    path = _file(tmp_path, "a.conll", "A B-PER\nB E-PER\n\n")
+    corpus = load_corpus([path], ReadOptions(detect_lang=False, scheme="IOB2"))
+    assert [(p.code, p.line) for p in corpus.report.errors] == [("E104", 2)]
+    assert "the prefix E- is not part of IOB2" in corpus.report.errors[0].message

@@ -67,6 +67,10 @@ if (_reason := _missing()) is not None:
 from playwright import sync_api  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
+# Every expectation waits on a condition with a generous deadline (Playwright's default is 5 s): on a busy
+# 2-core machine a plot can take longer than that to appear.
+expect.set_options(timeout=60_000)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -134,7 +138,7 @@ def page():
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport=VIEWPORT)
         pg = context.new_page()
-        pg.set_default_timeout(30_000)
+        pg.set_default_timeout(60_000)  # generous: a busy 2-core machine renders slowly
         try:
             yield pg
         finally:
@@ -166,7 +170,7 @@ def settle(page, timeout: float = 30_000) -> None:
 def open_page(page, title: str, heading: str | None = None) -> None:
     """Follow the sidebar link ``title`` and wait for the page's heading."""
     page.locator('[data-testid="stSidebarNavLink"]', has_text=title).first.click()
-    expect(page.locator("h1", has_text=heading or title)).to_be_visible(timeout=30_000)
+    expect(page.locator("h1", has_text=heading or title)).to_be_visible(timeout=60_000)
     settle(page)
 
 
@@ -180,7 +184,7 @@ def choose(page, widget_key: str, option: str) -> None:
         settle(page)
         page.locator(key(widget_key)).get_by_role("button", name="Open").last.click()
         try:
-            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            page.get_by_role("option", name=option, exact=True).click(timeout=15_000)
             break
         except sync_api.TimeoutError:
             page.keyboard.press("Escape")
@@ -310,7 +314,7 @@ def step_train(page, model_dir: str) -> None:
     before = loss_points(page)
     page.wait_for_function(
         "(n) => { const d = document.querySelector('[class*=\"st-key-live_loss_\"] .js-plotly-plot');"
-        " return d && d.data && d.data.length > 0 && d.data[0].x.length > n; }", arg=before, timeout=30_000)
+        " return d && d.data && d.data.length > 0 && d.data[0].x.length > n; }", arg=before, timeout=90_000)
     after = loss_points(page)
     assert after > before >= 1
 
@@ -323,8 +327,8 @@ def step_train(page, model_dir: str) -> None:
 
     # A stopped run has no predictions yet: Resume it to the end (the best model then predicts dev and test).
     button(page, 'train_resume').click()
-    expect(metric(page, "Status")).to_have_text("FINISHED", timeout=150_000)
-    expect(page.get_by_text("Final scores per language")).to_be_visible(timeout=30_000)
+    expect(metric(page, "Status")).to_have_text("FINISHED", timeout=600_000)
+    expect(page.get_by_text("Final scores per language")).to_be_visible(timeout=60_000)
     settle(page)
     assert loss_points(page) >= after
     shot(page, "train")
@@ -363,11 +367,11 @@ def step_review(page, workspace: Path) -> None:
     choose(page, f"rv_label_{index}", "MISC")
     button(page, f"rv_apply_{index}").click()
     edited = page.get_by_text(f"edit by {REVIEWER}")
-    expect(edited).to_be_visible(timeout=30_000)
+    expect(edited).to_be_visible(timeout=60_000)
     expect(page.get_by_text("1 edited", exact=False)).to_be_visible()
     page.reload()
     expect(page.locator("h1", has_text="Review")).to_be_visible(timeout=60_000)
-    expect(page.get_by_text(f"edit by {REVIEWER}")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"edit by {REVIEWER}")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("1 edited", exact=False)).to_be_visible()
     settle(page)
     logs = list((workspace / "reviews").glob("*.jsonl"))

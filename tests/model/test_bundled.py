@@ -21,8 +21,11 @@ import pytest
 
 from core.model import bundled as models
 from core.kernel.errors import ConfigError, StudioError
-from core.model.bundled import (DEFAULT_MODEL, check_model_folder, convert_e5s1, dequantize_q4_0, e5s1_tensor,
-                         load_tokenizer, needs_prefix_space, parse_e5s1, provision, resolve_model)
+from core.model import hub
+from core.model.bundled import DEFAULT_MODEL, provision
+from core.model.e5s1 import convert_e5s1, dequantize_q4_0, e5s1_tensor, parse_e5s1
+from core.model.hub import check_model_folder, resolve_model
+from core.model.tokenization import load_tokenizer, needs_prefix_space
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,7 +97,7 @@ def _quantize(n_values: int, rng) -> tuple[bytes, np.ndarray]:
 
 
 def write_e5s1(seed: int = 0) -> tuple[bytes, dict[str, np.ndarray]]:
-    """A complete tiny E5S1 file (layout of MODELS.md) and the expected float32 value of each tensor."""
+    """A complete tiny E5S1 file (layout of docs/MODELS.md) and the expected float32 value of each tensor."""
     rng = np.random.default_rng(seed)
     blob = b"".join(p.encode("utf-8") for p in PIECES)
     offsets = np.cumsum([0] + [len(p.encode("utf-8")) for p in PIECES]).astype("<u4")
@@ -215,7 +218,7 @@ def test_unreachable_hub_fails_with_e203(monkeypatch):
     with pytest.raises(ConfigError, match=r"\[E203\] the Hugging Face Hub cannot be reached for 'xlm-roberta-base' "
                                           r"\(LocalEntryNotFoundError.*ConnectError.*Use a bundled model name"):
         resolve_model("xlm-roberta-base")
-    assert calls[-1]["etag_timeout"] == models.HUB_TIMEOUT_S
+    assert calls[-1]["etag_timeout"] == hub.HUB_TIMEOUT_S
 
 
 def test_local_folder_is_used_as_is(tiny_model_dir):

@@ -199,7 +199,7 @@ def test_data_upload_validate_stats_preview_and_reload(store, tmp_path):
 
 
 def test_data_server_path_with_forced_options(store, tmp_path):
-    files = conll_files(tmp_path / "server")
+    files = conll_files(tmp_path / "ws" / "imports" / "server")  # the default allowed root
     at = open_page("data")
     at.radio(key="data_source").set_value("Path on the server").run()
     at.text_area(key="data_paths").input("\n".join(files)).run()
@@ -212,7 +212,8 @@ def test_data_server_path_with_forced_options(store, tmp_path):
     [ds] = store.list_datasets()
     m = registry.read_manifest(store, ds.id)
     assert m.files == files and m.source == "path"
-    assert m.options == {"format": "conll", "scheme": "IOB2", "lang": "de", "offset_unit": "char"}
+    assert m.options == {"format": "conll", "scheme": "IOB2", "lang": "de", "offset_unit": "char",
+                         "special_as_o": False}
     assert list(frame(at, "language", "entities")["language"]) == ["de"]
 
 
@@ -390,6 +391,19 @@ def test_evaluate_scores_confusion_cell_and_error_kinds(store):
     assert all(abs(sum(row) - 1.0) < 1e-9 for row in tok["z"] if sum(row))
     kinds = {tr["name"]: dict(zip(tr["x"], tr["y"])) for tr in figure(at, "Errors per language")["data"]}
     assert kinds["missed"]["en"] == 1 and kinds["spurious"]["es"] == 1 and kinds["wrong type"]["en"] == 1
+
+
+def test_evaluate_names_the_mode_and_shows_token_accuracy(store):
+    finished_run(store)
+    at = open_page("evaluate")
+    assert at.radio(key="eval_mode").value == "strict"
+    assert any("strict (seqeval strict mode, IOB2)" in c.value for c in at.caption)
+    # 24 tokens, 4 wrong (Paris, Corp, Bob, El): 20 / 24
+    assert [m.value for m in at.metric if m.label == "Token accuracy"] == ["0.833"]
+    at.radio(key="eval_mode").set_value("conlleval").run()
+    assert not at.exception
+    assert any("conlleval (conlleval.pl chunk rules, IOB2)" in c.value for c in at.caption)
+    assert "O" in list(frame(at, "tag", "precision", "recall", "f1")["tag"])
 
 
 def test_evaluate_empty_state(store):

@@ -40,7 +40,8 @@ def test_upload_is_saved_guessed_split_and_prepared(store):
     assert store.get_dataset(ds.id).meta["source"] == "upload"
 
 
-def test_server_paths_are_referenced_and_splits_overridden(store, tmp_path):
+def test_server_paths_are_referenced_and_splits_overridden(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("NER_STUDIO_DATA_ROOTS", str(tmp_path / "src"))
     files = conll_files(tmp_path / "src")
     ds, _ = registry.create(store, "paths", files=files, options={"lang": "en"},
                             file_splits={files[1]: "test"}, source="path")

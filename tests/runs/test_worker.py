@@ -232,16 +232,26 @@ def test_resolve_device_rejects(store, device):
         worker.resolve_device(run)
 
 
-def test_stale_heartbeat_is_reaped_and_fresh_is_not(store):
+def test_silent_live_worker_is_stalled_and_a_reused_pid_is_reaped(store):
     run_id = store.create_run({}).run_id
     store.set_status(run_id, RUNNING, pid=os.getpid(), heartbeat=time.time())
     assert jobs.check_alive(store) == []
     store.update_run(run_id, heartbeat=time.time() - 31)
     store.log_path(run_id).write_text("line 1\nline 2\n")
-    assert jobs.check_alive(store) == [run_id]
+    # this process is the run's worker and alive: silence is a stall, not a death
+    assert jobs.check_alive(store) == [] and store.get_run(run_id).status == RUNNING
+    assert 30 < jobs.stalled_seconds(store.get_run(run_id)) < 40
+    # an alive process that is not this run's worker (the pid was reused): FAILED
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        store.update_run(run_id, pid=stranger.pid)
+        assert jobs.check_alive(store) == [run_id]
+    finally:
+        stranger.kill()
+        stranger.wait()
     error = store.get_run(run_id).error
-    assert error.startswith(f"[E307] run '{run_id}' was RUNNING but its worker process {os.getpid()} sent no "
-                            f"heartbeat for 31 s (limit 30 s)")
+    assert error.startswith(f"[E307] run '{run_id}' was RUNNING but its pid {stranger.pid} now belongs to another "
+                            f"process and the run sent no heartbeat for 31 s (limit 30 s)")
     assert error.endswith("line 1\nline 2")
 
 

@@ -88,7 +88,7 @@ class Cld2Backend(Backend):
 
 
 class LangdetectBackend(Backend):
-    """langdetect 1.0.9, seeded (PITFALLS: without ``DetectorFactory.seed = 0`` results change)."""
+    """langdetect 1.0.9, seeded (docs/PITFALLS.md: without ``DetectorFactory.seed = 0`` results change)."""
 
     name = "langdetect"
 

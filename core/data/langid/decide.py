@@ -18,7 +18,7 @@ For one sentence, first that applies wins (``Sentence.lang_source`` says which):
    detectors that disagree, or one that knows the language and hesitates (Serbian vs Croatian), give no
    answer, and a language only one detector has (Hausa, Wolof in CLD2) is accepted on that detector alone.
    Sentences with fewer than :data:`MIN_LETTERS` letters are not detected (one- to three-word inputs are
-   mostly wrong, PITFALLS).
+   mostly wrong, docs/PITFALLS.md).
 4. Sentences left undecided (and sentences without letters) take, in this order, when its script allows it:
    **document**: the language of their document (``-DOCSTART-``, ``# newdoc``, a document id: the language of
    at least 60% of its decided sentences, at least 2), or, in files without documents, the language of a run

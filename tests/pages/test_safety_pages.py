@@ -1,0 +1,160 @@
+"""AppTest of the safety items: password gate, choices kept across pages, no traceback in a page, a damaged
+run store on every page, stopping / stalled / elapsed on Train, stopped runs in the Playground."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.runs import registry
+from core.runs.store import RUNNING, STOPPED, RunStore
+from tests.ui_seed import conll_files, finished_run, running_run
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ("home", "data", "train", "runs", "evaluate", "review", "playground")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch) -> RunStore:
+    monkeypatch.setenv("NER_STUDIO_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.delenv("NER_STUDIO_PASSWORD", raising=False)
+    return RunStore(tmp_path / "ws")
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+
+
+def texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for e in [*at.error, *at.markdown, *at.title, *at.caption, *at.info])
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_password_gate_shows_only_a_password_field_on_every_page(store, monkeypatch, page):
+    monkeypatch.setenv("NER_STUDIO_PASSWORD", "s3cret")
+    at = app().run()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["Password"]
+    assert len(at.selectbox) == 0 and [b.label for b in at.button] == ["Enter"] and not at.get("plotly_chart")
+
+
+def test_password_check_is_constant_time_and_delay_grows(monkeypatch):
+    from pages import _shared
+
+    calls = []
+    monkeypatch.setattr(_shared.hmac, "compare_digest", lambda a, b: calls.append((a, b)) or a == b)
+    assert _shared.BASE_DELAY_S * 2 ** 3 == 2.0 and min(_shared.MAX_DELAY_S, _shared.BASE_DELAY_S * 2 ** 10) == 10.0
+
+
+def test_password_from_secrets_file(store, tmp_path, monkeypatch):
+    from pages import _shared
+
+    monkeypatch.setattr(_shared.st, "secrets", {"auth": {"password": "from-file"}})
+    assert _shared.configured_password() == "from-file"
+    monkeypatch.setenv("NER_STUDIO_PASSWORD", "env-wins")
+    assert _shared.configured_password() == "env-wins"
+
+
+def test_choices_survive_page_switches(store, tmp_path):
+    first = finished_run(store, name="first")
+    second = finished_run(store, name="second")
+    d1, _ = registry.create(store, "alpha", uploads=[("train.conll", Path(conll_files(tmp_path / "a")[0]).read_bytes())])
+    d2, _ = registry.create(store, "beta", uploads=[("train.conll", Path(conll_files(tmp_path / "b")[0]).read_bytes())])
+    at = app().run()
+    at.switch_page("pages/data.py").run()
+    at.selectbox(key="data_ds").set_value(d1.id).run()
+    at.selectbox(key="data_prev_split").set_value("train").run()
+    at.switch_page("pages/evaluate.py").run()
+    at.selectbox(key="eval_run").set_value(first.run_id).run()
+    at.switch_page("pages/review.py").run()
+    at.text_input(key="review_name").input("ana").run()
+    at.selectbox(key="review_run").set_value(first.run_id).run()
+    at.multiselect(key="review_langs").select("es").run()
+    at.selectbox(key="review_type").set_value("PER").run()
+    for page in ("home", "runs", "playground", "train"):
+        at.switch_page(f"pages/{page}.py").run()
+    assert at.selectbox(key="train_ds").value == d1.id  # the dataset chosen on Data
+    at.switch_page("pages/data.py").run()
+    assert at.selectbox(key="data_ds").value == d1.id and at.selectbox(key="data_prev_split").value == "train"
+    at.switch_page("pages/evaluate.py").run()
+    assert at.selectbox(key="eval_run").value == first.run_id != second.run_id
+    at.switch_page("pages/review.py").run()
+    assert at.text_input(key="review_name").value == "ana"
+    assert at.selectbox(key="review_run").value == first.run_id
+    assert at.multiselect(key="review_langs").value == ["es"] and at.selectbox(key="review_type").value == "PER"
+    assert not at.exception
+
+
+def test_an_unexpected_error_shows_a_code_and_logs_the_traceback(store, monkeypatch):
+    from core.runs import store as store_module
+
+    def boom(self, *a, **k):
+        raise ValueError("secret /srv/path/in/message")
+
+    monkeypatch.setattr(store_module.RunStore, "list_runs", boom)
+    at = app().run()
+    assert not at.exception
+    [err] = [e.value for e in at.error]
+    assert err.startswith("[E323] unexpected error (ValueError)") and "/srv/path" not in err
+    log = (store.workspace / "logs" / "app.log").read_text()
+    assert "Traceback" in log and "secret /srv/path/in/message" in log
+
+
+def test_damaged_store_is_a_coded_error_on_every_page_with_a_repair_button(store):
+    run = finished_run(store, name="kept")
+    store._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    db = store.db_path
+    with db.open("r+b") as fh:
+        fh.seek(0)
+        fh.write(os.urandom(100))  # the header: "file is not a database"
+    for page in PAGES:
+        at = app().run()
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception
+        assert any(e.value.startswith("[E321]") for e in at.error), page
+        assert [b.label for b in at.button] == ["Repair the run store"]
+    from pages import _shared
+
+    monkey_store = RunStore(store.workspace)
+    out = monkey_store.repair()  # what the button's callback does (pages/_shared._repair_store)
+    assert out["runs"] == 1
+    at = app().run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception and not at.error
+    assert run.run_id in at.dataframe[0].value["run"].tolist()
+
+
+def test_stopping_and_stalled_and_elapsed_on_train(store):
+    live = running_run(store, name="live")
+    store.update_run(live.run_id, trained_before=100.0, started=time.time() - 20)
+    at = app().run()
+    at.switch_page("pages/train.py").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Status"] == "RUNNING"
+    assert metrics["Elapsed"] in ("2m 00s", "2m 0s", "2 min") or metrics["Elapsed"].startswith("2")
+    at.button(key="train_stop").click().run()
+    assert {m.label: m.value for m in at.metric}["Status"] == "stopping..."
+    store.update_run(live.run_id, stop_requested=False, heartbeat=time.time() - 95)
+    at.run()
+    status = {m.label: m.value for m in at.metric}["Status"]
+    assert status.startswith("stalled ") and store.get_run(live.run_id).status == RUNNING
+
+
+def test_stopped_run_with_a_best_model_is_in_the_playground(store):
+    run = store.create_run({"model_name_or_path": "m"}, name="halfway")
+    model = store.run_dir(run.run_id) / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "ner_studio.json").write_text('{"step": 120}')
+    store.set_status(run.run_id, STOPPED)
+    at = app().run()
+    at.switch_page("pages/playground.py").run()
+    assert not at.exception
+    sb = at.selectbox(key="pg_run")
+    assert sb.value == run.run_id and "from step 120, stopped" in sb.format_func(run.run_id)
