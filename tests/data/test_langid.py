@@ -189,3 +189,62 @@ def test_langdetect_backend_loads_and_answers():
     b = get_backend("langdetect")
     assert b.scores("Der Bundeskanzler besuchte gestern die Stadt Hamburg", k=1)[0][0] == "de"
     assert b.scores("12 345", k=1) == []
+
+
+class _FakeBackend:
+    """A backend answering by marker words, counting its calls."""
+
+    def __init__(self, name, cost, answers):
+        self.name, self.cost, self.answers, self.calls = name, cost, answers, 0
+        self.languages = frozenset({"es", "nl", "pt"})
+
+    def scores(self, text, k=5):
+        self.calls += 1
+        for word, lang in self.answers.items():
+            if word in text:
+                return [(lang, 0.97)]
+        return []
+
+
+def _fake_identifier(cheap_answers, full_answers):
+    from core.data.langid.decide import LanguageIdentifier
+
+    ident = LanguageIdentifier(backends=())
+    ident.backends = [_FakeBackend("fasttext", 1.0, full_answers), _FakeBackend("cld2", 0.3, cheap_answers)]
+    ident.known = frozenset({"es", "nl", "pt"})
+    ident.cheap = 1
+    ident._scores = [{}, {}]
+    return ident
+
+
+def _texts(n_es, n_nl):
+    es = [f"hola frase numero {i} de la prueba" for i in range(n_es)]
+    nl = [f"hallo zin nummer {i} van de test" for i in range(n_nl)]
+    out = es + nl
+    import random
+
+    random.Random(1).shuffle(out)
+    return out
+
+
+def test_screening_runs_the_expensive_backend_only_where_the_cheap_one_is_unsure():
+    from core.data.langid.decide import SCREEN_SAMPLE
+
+    answers = {"hola": "es", "hallo": "nl"}
+    ident = _fake_identifier(answers, answers)
+    texts = _texts(1400, 100)
+    got = ident.decide_many(texts, ["big.conll"] * len(texts))
+    assert [d.lang for d in got] == ["es" if t.startswith("hola") else "nl" for t in texts]  # each its own
+    # the expensive backend saw the sample and at most the rarer language (too few sample sentences to screen it)
+    assert ident.backends[0].calls <= SCREEN_SAMPLE + 100
+
+
+def test_screening_is_off_for_a_language_the_cheap_backend_gets_wrong_on_the_sample():
+    # the cheap backend calls the Dutch sentences Spanish: the full rule disagrees on the sample, so Spanish is not
+    # screened and the Dutch sentences are never given Spanish
+    ident = _fake_identifier({"hola": "es", "hallo": "es"}, {"hola": "es", "hallo": "nl"})
+    texts = _texts(1300, 200)
+    got = ident.decide_many(texts, ["big.conll"] * len(texts))
+    assert all(d.lang != "es" for d, t in zip(got, texts) if t.startswith("hallo"))
+    assert all(d.lang == "es" for d, t in zip(got, texts) if t.startswith("hola"))
+    assert got == [ident.decide(t) for t in texts]  # the same as deciding each alone

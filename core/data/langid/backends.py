@@ -30,6 +30,7 @@ class Backend:
 
     name = "backend"
     languages: frozenset[str] = frozenset()
+    cost = 1.0  # relative time per sentence (fastText 1; the cheapest screens, see decide_many)
 
     def scores(self, text: str, k: int = 5) -> list[tuple[str, float]]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -55,9 +56,10 @@ class FastTextBackend(Backend):
         self.languages = frozenset(normalize_code(lab[9:]) for lab in labels)
 
     def scores(self, text: str, k: int = 5) -> list[tuple[str, float]]:
-        labels, probs = self._model.predict(text.replace("\n", " "), k=k)
+        # the C++ predict directly (the wrapper only adds the newline check); fasttext-predict's list form
+        # (multilinePredict) returns labels without probabilities in 0.9.2.4, so sentences go one by one
         out: dict[str, float] = {}
-        for lab, p in zip(labels, probs):
+        for p, lab in self._model.f.predict(text.replace("\n", " ") + "\n", k, 0.0, "strict"):
             c = normalize_code(lab[9:])  # "__label__xx"
             out[c] = out.get(c, 0.0) + float(p)  # zh/wuu/yue, no/nb fold into one code
         return sorted(out.items(), key=lambda kv: -kv[1])
@@ -67,6 +69,7 @@ class Cld2Backend(Backend):
     """CLD2 through ``pycld2``."""
 
     name = "cld2"
+    cost = 0.3
 
     def __init__(self) -> None:
         import pycld2
@@ -91,6 +94,7 @@ class LangdetectBackend(Backend):
     """langdetect 1.0.9, seeded (docs/PITFALLS.md: without ``DetectorFactory.seed = 0`` results change)."""
 
     name = "langdetect"
+    cost = 20.0
 
     def __init__(self) -> None:
         from langdetect import DetectorFactory, detector_factory

@@ -58,6 +58,7 @@ _AMBIGUOUS_WORDS = {"to", "is", "in", "be", "me", "an", "as", "or", "so", "no", 
 _ISO3_ONLY = {"pcm", "luo", "mos", "fon", "bbj", "fil", "hsb", "bam", "ewe"}
 
 
+@lru_cache(maxsize=4096)
 def normalize_code(code: str | None) -> str:
     """The studio's code for ``code``: ISO 639-1 where one exists, else ISO 639-3; ``und`` for None/empty.
 

@@ -62,6 +62,13 @@ THRESHOLDS = {
     "cld2": {"support": 0.7, "clueless": 0.5, "veto": 0.95},
     "langdetect": {"support": 0.9, "clueless": 0.6, "veto": 0.999},
 }
+SCORE_CACHE = 200_000  # texts whose backend answers are kept (per backend)
+# Screening by the cheap backend (LanguageIdentifier.decide_many); measured with bench/inspect_speed.py.
+SCREEN_MIN = 600
+SCREEN_SAMPLE = 300
+SCREEN_SURE = 0.9
+SCREEN_CALIBRATE = 20
+SCREEN_PRECISION = 0.98
 RELAXED = 0.6  # support thresholds times this in the corpus-restricted second pass
 GIVEN_SOURCES = ("field", "comment", "user")
 HINT_SOURCES = ("filename", "prefix")
@@ -93,8 +100,8 @@ class Decision:
 
 def normalise_case(text: str) -> str:
     """Lower-case text written mostly in capitals (``GOLF - LEADER SLIPS ...``); other text is unchanged."""
-    up = sum(1 for ch in text if ch.isupper())
-    if up and up > sum(1 for ch in text if ch.islower()):
+    up = sum(map(str.isupper, text))
+    if up and up > sum(map(str.islower, text)):
         return text.lower()
     return text
 
@@ -105,7 +112,7 @@ def sentence_text(s: Sentence) -> str:
     if s.text is not None:
         return s.text
     toks = s.tokens
-    if len(toks) >= 3 and sum(len(t) for t in toks) <= 1.2 * len(toks):
+    if len(toks) >= 3 and sum(map(len, toks)) <= 1.2 * len(toks):
         return "".join(toks)
     return " ".join(toks)
 
@@ -124,6 +131,42 @@ class LanguageIdentifier:
         self.names = tuple(backends)
         self.backends = [get_backend(n) for n in self.names]
         self.known = known_languages(self.names)
+        # the cheapest backend screens sentences when a file's sample shows it agrees with the full rule
+        self.cheap = min(range(len(self.backends)), key=lambda i: self.backends[i].cost) if self.backends else None
+        self._scores: list[dict[str, list]] = [{} for _ in self.backends]
+
+    def scores(self, i: int, norm: str) -> list[tuple[str, float]]:
+        """Backend ``i``'s ranked answers for the case-normalised text (cached per text, bounded)."""
+        cache = self._scores[i]
+        got = cache.get(norm)
+        if got is None:
+            if len(cache) >= SCORE_CACHE:
+                cache.clear()
+            got = cache[norm] = self.backends[i].scores(norm, k=8)
+        return got
+
+    def prepare(self, text: str, allowed: frozenset | set | None = None) -> Decision | tuple:
+        """The decision when no detector is needed (script decides, no letters, too few letters...), else
+        ``(script, candidates, normalised text)`` for the detectors."""
+        counts = script_counts(text)
+        script = sentence_script(counts)
+        if script is None:
+            return Decision(UND, "none", 0.0, None, frozenset(), "no letters")
+        known = self.known if not allowed else self.known | frozenset(allowed)
+        cands = script_candidates(script, known)
+        if allowed is not None:
+            cands = cands & frozenset(allowed)
+        if not cands:
+            return Decision(UND, "none", 0.0, script, cands, "no known language uses this script")
+        if len(cands) == 1 and allowed is None:
+            return Decision(next(iter(cands)), "script", 1.0, script, cands)
+        if letters(counts) < MIN_LETTERS:
+            return Decision(UND, "none", 0.0, script, cands, "too few letters")
+        return script, cands, normalise_case(text)
+
+    def top(self, i: int, norm: str, cands: frozenset) -> tuple[str, float] | None:
+        """Backend ``i``'s best answer among ``cands``, or None."""
+        return next(((c, p) for c, p in self.scores(i, norm) if c in cands), None)
 
     def decide(self, text: str, allowed: frozenset | set | None = None, relaxed: bool = False) -> Decision:
         """The language of ``text`` alone (no hint, no neighbours).
@@ -133,28 +176,82 @@ class LanguageIdentifier:
             allowed: when given, candidates are restricted to these languages (the corpus prior).
             relaxed: use the second-pass support thresholds (times :data:`RELAXED`).
         """
-        counts = script_counts(text)
-        script = sentence_script(counts)
-        if script is None:
-            return Decision(UND, "none", 0.0, None, frozenset(), "no letters")
-        cands = script_candidates(script, self.known | (allowed or set()))
-        if allowed is not None:
-            cands = cands & frozenset(allowed)
-        if not cands:
-            return Decision(UND, "none", 0.0, script, cands, "no known language uses this script")
-        if len(cands) == 1 and allowed is None:
-            return Decision(next(iter(cands)), "script", 1.0, script, cands)
-        if letters(counts) < MIN_LETTERS:
-            return Decision(UND, "none", 0.0, script, cands, "too few letters")
-        norm = normalise_case(text)
-        tops: list[tuple[str, float] | None] = []
-        for b in self.backends:
-            best = next(((c, p) for c, p in b.scores(norm, k=8) if c in cands), None)
-            tops.append(best)
+        prep = self.prepare(text, allowed)
+        if isinstance(prep, Decision):
+            return prep
+        script, cands, norm = prep
+        tops = [self.top(i, norm, cands) for i in range(len(self.backends))]
         lang, conf = self._combine(tops, relaxed)
         if lang == UND:
             return Decision(UND, "none", 0.0, script, cands, "backends unsure or disagree")
         return Decision(lang, "detected", conf, script, cands)
+
+    def decide_many(self, texts: Sequence[str], files: Sequence[str]) -> list[Decision]:
+        """:meth:`decide` for each text, screening with the cheapest backend where that is safe.
+
+        Per file of more than :data:`SCREEN_MIN` sentences, an evenly spaced sample of :data:`SCREEN_SAMPLE`
+        sentences is decided in full; a language ``L`` is *screenable* in that file when the cheap backend was
+        sure of ``L`` (>= :data:`SCREEN_SURE`) on at least :data:`SCREEN_CALIBRATE` sample sentences and the full
+        rule agreed on at least :data:`SCREEN_PRECISION` of them. Every other sentence is then read by the
+        cheap backend; it takes ``L`` when the cheap backend is sure of a screenable ``L``, and the full rule
+        otherwise. So each sentence still gets its own language (a Dutch sentence in a Spanish file is not
+        screened as Spanish), and the expensive backend runs only where the cheap one is unsure or answers a
+        language it was not shown to agree on. Identical texts are decided once.
+
+        Args:
+            texts: the sentences' running text.
+            files: each sentence's file (same length).
+
+        Returns:
+            One :class:`Decision` per text.
+        """
+        out: list[Decision | None] = [None] * len(texts)
+        memo: dict[str, Decision] = {}
+
+        def full(i: int) -> Decision:
+            d = memo.get(texts[i])
+            if d is None:
+                d = memo[texts[i]] = self.decide(texts[i])
+            return d
+
+        by_file: dict[str, list[int]] = defaultdict(list)
+        for i, f in enumerate(files):
+            by_file[f].append(i)
+        for idx in by_file.values():
+            if self.cheap is None or len(self.backends) < 2 or len(idx) <= SCREEN_MIN:
+                for i in idx:
+                    out[i] = full(i)
+                continue
+            step = len(idx) / SCREEN_SAMPLE
+            sample = {idx[int(k * step)] for k in range(SCREEN_SAMPLE)}
+            tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+            for i in sample:
+                d = out[i] = full(i)
+                if d.source != "detected" and d.reason != "backends unsure or disagree":
+                    continue
+                prep = self.prepare(texts[i])
+                t = self.top(self.cheap, prep[2], prep[1])
+                if t and t[1] >= SCREEN_SURE:
+                    tally[t[0]][0] += 1
+                    tally[t[0]][1] += d.lang == t[0]
+            screen = {lang for lang, (n, ok) in tally.items() if n >= SCREEN_CALIBRATE and ok >= SCREEN_PRECISION * n}
+            for i in idx:
+                if out[i] is not None:
+                    continue
+                if texts[i] in memo:
+                    out[i] = memo[texts[i]]
+                    continue
+                prep = self.prepare(texts[i])
+                if isinstance(prep, Decision):
+                    out[i] = memo[texts[i]] = prep
+                    continue
+                script, cands, norm = prep
+                t = self.top(self.cheap, norm, cands) if screen else None
+                if t and t[1] >= SCREEN_SURE and t[0] in screen:
+                    out[i] = memo[texts[i]] = Decision(t[0], "detected", t[1], script, cands)
+                else:
+                    out[i] = full(i)
+        return out  # type: ignore[return-value]
 
     def _combine(self, tops: list[tuple[str, float] | None], relaxed: bool) -> tuple[str, float]:
         best = (UND, 0.0)
@@ -180,8 +277,8 @@ class LanguageIdentifier:
         """True when every backend proposes ``lang`` with at least :data:`STRONG` (used against a hint naming a
         language no backend knows)."""
         norm = normalise_case(text)
-        for b in self.backends:
-            sc = b.scores(norm, k=1)
+        for i in range(len(self.backends)):
+            sc = self.scores(i, norm)
             if not sc or sc[0][0] != lang or sc[0][1] < STRONG:
                 return False
         return True
@@ -267,7 +364,7 @@ def assign_languages(sentences: Sequence[Sentence], user_lang: str | None = None
             if s.source not in path_hint:
                 path_hint[s.source] = language_from_path(s.source) if s.source else None
             hints[i] = path_hint[s.source]
-    decisions = [ident.decide(t) for t in texts]
+    decisions = ident.decide_many(texts, [s.source for s in todo])
     final: list[tuple[str, str]] = [(d.lang, d.source) for d in decisions]
 
     decided = [i for i, (lang, _) in enumerate(final) if lang != UND]

@@ -10,6 +10,7 @@ Chinese sentence with a Latin brand name stays Chinese.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
 from functools import lru_cache
@@ -51,10 +52,16 @@ def char_script(ch: str) -> str | None:
     return _NAME_TO_SCRIPT.get(first, first)
 
 
+# Text made only of these code points has Latin letters or none (ASCII, Latin-1 Supplement, Latin Extended-A/B,
+# IPA, spacing and combining marks, Latin Extended Additional, General Punctuation, currency): one regex match
+# instead of a per-character name lookup for most European and African text.
+_LATIN_OR_NONLETTER = re.compile("[\\x00-\\u036f\\u1e00-\\u1eff\\u2000-\\u20cf]*")
+
+
 def script_counts(text: str) -> Counter:
-    """Letters per script in ``text`` (ASCII text takes a fast path)."""
-    if text.isascii():
-        n = sum(1 for ch in text if ch.isalpha())
+    """Letters per script in ``text`` (text of Latin letters and punctuation only takes a fast path)."""
+    if text.isascii() or _LATIN_OR_NONLETTER.fullmatch(text):
+        n = sum(map(str.isalpha, text))
         return Counter({LATIN: n}) if n else Counter()
     out: Counter = Counter()
     for ch, n in Counter(text).items():
@@ -80,7 +87,8 @@ def letters(counts: Counter) -> int:
     return sum(n * (HAN_WEIGHT if s == "HAN" else 1) for s, n in counts.items())
 
 
-def script_candidates(script: str | None, known: frozenset[str] | set[str]) -> frozenset[str]:
+@lru_cache(maxsize=256)
+def script_candidates(script: str | None, known: frozenset[str]) -> frozenset[str]:
     """Languages that ``script`` can be written in: the table above for non-Latin scripts; for Latin, every
     language in ``known`` (the detectors' languages plus hints) that is not written only in another script.
     An unknown script (Tifinagh, N'Ko, ...) has no candidates."""
