@@ -248,3 +248,18 @@ def test_screening_is_off_for_a_language_the_cheap_backend_gets_wrong_on_the_sam
     assert all(d.lang != "es" for d, t in zip(got, texts) if t.startswith("hallo"))
     assert all(d.lang == "es" for d, t in zip(got, texts) if t.startswith("hola"))
     assert got == [ident.decide(t) for t in texts]  # the same as deciding each alone
+
+
+@pytest.mark.parametrize("text", ["Madrid , 23 may ( EFE ) .", "Bart Eeckhout", "Johan Corthouts ( Bel ) 2:35 ."])
+def test_names_and_numbers_carry_no_language(text):
+    # issue 9: dateline and name-only lines were detected as English/Swedish (the names' sound)
+    from core.data.langid.decide import evidence_letters, normalise_case
+
+    assert evidence_letters(normalise_case(text)) < 12
+    assert detect(text) == (UND, 0.0)
+
+
+def test_a_long_text_no_backend_recognises_is_not_given_another_language():
+    # issue 9: Fon sentences under a neutral name came out Italian (fastText alone, CLD2 answering nothing)
+    text = "Ɖò gbaví klewun klewun ɖokpó mɛ̀ ɔ́ , è nɔ mɔ amì è è nɔ sá dó fɛ̀n é , amì è mɛ̀ è nɔ zín"
+    assert detect(text)[0] == UND

@@ -17,8 +17,10 @@ For one sentence, first that applies wins (``Sentence.lang_source`` says which):
    threshold), and no backend that does not know ``L`` is *sure* of another language (>= ``veto``). So two
    detectors that disagree, or one that knows the language and hesitates (Serbian vs Croatian), give no
    answer, and a language only one detector has (Hausa, Wolof in CLD2) is accepted on that detector alone.
-   Sentences with fewer than :data:`MIN_LETTERS` letters are not detected (one- to three-word inputs are
-   mostly wrong, docs/PITFALLS.md).
+   Sentences with fewer than :data:`MIN_LETTERS` letters, or fewer outside capitalised words
+   (:func:`evidence_letters`: names and numbers carry no language), are not detected (one- to three-word
+   inputs are mostly wrong, docs/PITFALLS.md). On a long text, CLD2 answering nothing at all vetoes the
+   languages it knows (:data:`SILENCE_VETO`): the text is likely a language no backend has.
 4. Sentences left undecided (and sentences without letters) take, in this order, when its script allows it:
    **document**: the language of their document (``-DOCSTART-``, ``# newdoc``, a document id: the language of
    at least 60% of its decided sentences, at least 2), or, in files without documents, the language of a run
@@ -69,6 +71,10 @@ SCREEN_SAMPLE = 300
 SCREEN_SURE = 0.9
 SCREEN_CALIBRATE = 20
 SCREEN_PRECISION = 0.98
+# A backend of SILENCE_VETO that answers nothing on a text of SILENCE_LETTERS evidence letters or more vetoes
+# the languages it knows (CLD2 answers on any long text in one of its languages; fastText always answers).
+SILENCE_VETO = ("cld2",)
+SILENCE_LETTERS = 40
 RELAXED = 0.6  # support thresholds times this in the corpus-restricted second pass
 GIVEN_SOURCES = ("field", "comment", "user")
 HINT_SOURCES = ("filename", "prefix")
@@ -104,6 +110,17 @@ def normalise_case(text: str) -> str:
     if up and up > sum(map(str.islower, text)):
         return text.lower()
     return text
+
+
+def evidence_letters(norm: str) -> int:
+    """Letters that carry language evidence: those of words not starting with a capital (after
+    :func:`normalise_case`). Names are most of the capitalised words of NER data, and detectors read a line of
+    names and numbers (``Bart Eeckhout``, ``Madrid , 23 may ( EFE ) .``) as whatever language the names sound
+    like. In scripts without case every letter counts; the Han weighting of :func:`letters` is not applied
+    (case-less scripts are mostly decided by script, or counted here per character)."""
+    if norm.islower() or not any(map(str.isupper, norm)):
+        return sum(map(str.isalpha, norm))
+    return sum(sum(map(str.isalpha, w)) for w in norm.split() if not w[:1].isupper())
 
 
 def sentence_text(s: Sentence) -> str:
@@ -162,7 +179,10 @@ class LanguageIdentifier:
             return Decision(next(iter(cands)), "script", 1.0, script, cands)
         if letters(counts) < MIN_LETTERS:
             return Decision(UND, "none", 0.0, script, cands, "too few letters")
-        return script, cands, normalise_case(text)
+        norm = normalise_case(text)
+        if evidence_letters(norm) < MIN_LETTERS:
+            return Decision(UND, "none", 0.0, script, cands, "too few letters outside names")
+        return script, cands, norm
 
     def top(self, i: int, norm: str, cands: frozenset) -> tuple[str, float] | None:
         """Backend ``i``'s best answer among ``cands``, or None."""
@@ -181,7 +201,10 @@ class LanguageIdentifier:
             return prep
         script, cands, norm = prep
         tops = [self.top(i, norm, cands) for i in range(len(self.backends))]
-        lang, conf = self._combine(tops, relaxed)
+        silent = None
+        if evidence_letters(norm) >= SILENCE_LETTERS:  # which backends answered nothing at all
+            silent = [not self.scores(i, norm) for i in range(len(self.backends))]
+        lang, conf = self._combine(tops, relaxed, silent)
         if lang == UND:
             return Decision(UND, "none", 0.0, script, cands, "backends unsure or disagree")
         return Decision(lang, "detected", conf, script, cands)
@@ -253,12 +276,13 @@ class LanguageIdentifier:
                     out[i] = full(i)
         return out  # type: ignore[return-value]
 
-    def _combine(self, tops: list[tuple[str, float] | None], relaxed: bool) -> tuple[str, float]:
+    def _combine(self, tops: list[tuple[str, float] | None], relaxed: bool,
+                 silent: list[bool] | None = None) -> tuple[str, float]:
         best = (UND, 0.0)
         for lang in {t[0] for t in tops if t}:
             support: list[float] = []
             ok = True
-            for b, top in zip(self.backends, tops):
+            for k, (b, top) in enumerate(zip(self.backends, tops)):
                 th = THRESHOLDS[b.name]
                 need = th["support"] * (RELAXED if relaxed else 1.0)
                 p = top[1] if top else 0.0
@@ -267,6 +291,10 @@ class LanguageIdentifier:
                         support.append(p)
                     elif p >= th["clueless"]:
                         ok = False  # it knows the language and answers something else, or hesitates
+                    elif silent is not None and silent[k] and b.name in SILENCE_VETO:
+                        # no answer at all on a long text: it recognises no language it knows (a language no
+                        # backend has, such as Fon read as Italian by the other one)
+                        ok = False
                 elif p >= th["veto"]:
                     ok = False
             if ok and support and min(support) > best[1]:
