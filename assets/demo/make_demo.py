@@ -711,7 +711,8 @@ def stats(outdir: Path = HERE) -> str:
 
 
 _FORBIDDEN = re.compile("[\u00a0\u200b-\u200f\u2028\u2029\u2060\ufeff<>&]")
-_EXCERPT_CHARS = 600  # what the studio detects on (core.data.langid._EXCERPT_CHARS)
+_EXCERPT_CHARS = 600  # a document-level langdetect check on its first ~600 characters (the studio now decides per
+# sentence, core.data.langid; this check only keeps each demo document unambiguous for detectors)
 
 
 def _detect(text: str) -> tuple[str, float]:
@@ -768,7 +769,7 @@ def check() -> list[str]:
                     if code == "zh" and len(tok) != 1:
                         problems.append(f"{where}: Chinese token of {len(tok)} characters: {tok!r}")
                     prev = tag
-            # langdetect on the whole document and on the excerpt the studio uses (first sentences, >= 600 chars)
+            # langdetect on the whole document and on its first sentences (>= 600 chars)
             texts = [" ".join(t) for t, _ in doc]
             excerpt, size = [], 0
             for t in texts:

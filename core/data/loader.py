@@ -66,9 +66,15 @@ def normalize_tags(sentences: Sequence[Sentence], scheme: str | None, report: Re
 
     specials = 0
     first_special: tuple[Sentence, int] | None = None
+    # the checks depend on the tag alone: one look per distinct tag (a file has few), not per token
+    seen: dict[str, str | None] = {}
     for s in sentences:
         for i, t in enumerate(s.ner_tags):
-            reason = non_entity_reason(t) if is_valid_tag(t) or not t.strip() else "not printable, or holds a space"
+            if t in seen:
+                reason = seen[t]
+            else:
+                reason = seen[t] = (non_entity_reason(t) if is_valid_tag(t) or not t.strip()
+                                    else "not printable, or holds a space")
             if reason is None:
                 continue
             if special_as_o and non_entity_reason(t) is not None:
@@ -86,9 +92,13 @@ def normalize_tags(sentences: Sequence[Sentence], scheme: str | None, report: Re
     src = scheme or detect_scheme(s.ner_tags for s in sentences)
     repairs = 0
     first: Sentence | None = None
+    problems: dict[str, str | None] = {}
     for s in sentences:
         for i, t in enumerate(s.ner_tags):
-            reason = tag_problem(t, src)
+            if t in problems:
+                reason = problems[t]
+            else:
+                reason = problems[t] = tag_problem(t, src)
             if reason is not None:
                 report.add("E104", f"tag {t!r} is not a {src} tag: {reason}; read as O", file=s.source or file,
                            line=line_of(s, i), text=t, fix="Declare the file's scheme (--scheme), or fix the tag.")
@@ -148,7 +158,7 @@ def load_corpus(paths: Sequence[str] | str, options: ReadOptions | None = None,
         for s in sentences:
             if s.split is None:
                 s.split = split
-        assign_languages(sentences, user_lang=options.lang, detect_missing=options.detect_lang)
+        assign_languages(sentences, user_lang=options.lang, detect_missing=options.detect_lang, report=report)
         corpus.sentences.extend(sentences)
     if len(set(corpus.schemes.values())) > 1:
         report.add("W114", "files use different tagging schemes: "

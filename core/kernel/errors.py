@@ -62,6 +62,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E201": ("unknown configuration key", "Remove the key or fix its spelling."),
     "E202": ("invalid configuration value", "Use a value in the documented range."),
     "E203": ("model not available", "Use a bundled model name or a local folder."),
+    "E204": ("language-id backend not available", "Install the project's dependencies (pyproject.toml)."),
     # run errors
     "E301": ("run not found", "List runs with `python -m core runs`."),
     "E302": ("training failed", "See the log tail."),

@@ -1,0 +1,500 @@
+"""The decision rule: one language per sentence, or ``und`` when the evidence is not good enough.
+
+For one sentence, first that applies wins (``Sentence.lang_source`` says which):
+
+1. **given** (``field``, ``comment``, ``user``): a JSON ``lang`` field or CoNLL-U ``# lang`` comment of the file,
+   or the user's language for the file (``--lang``, the upload option, the Languages panel), which applies to
+   every sentence of that file.
+2. **script**: the Unicode script of the sentence's letters (:mod:`core.data.langid.script`) when only one
+   language uses it (Hangul -> ``ko``, kana -> ``ja``, Han alone -> ``zh``, Greek, Armenian, Thai ...).
+   Otherwise the script's languages are the candidates (Cyrillic -> ru, uk, bg, sr ...; Latin -> every Latin-
+   script language a detector knows).
+3. **detected**: the backends (:mod:`core.data.langid.backends`, default fastText lid.176 + CLD2, chosen by
+   ``bench/langid_accuracy.py``) each propose their best candidate, on casing-normalised text (ALL CAPS is
+   lower-cased: detectors read capitals as German). A language ``L`` is accepted when at least one backend
+   that knows ``L`` *supports* it (proposes it with probability >= its ``support`` threshold), every other
+   backend that knows ``L`` is *clueless* (its best answer, whatever the language, is below its ``clueless``
+   threshold), and no backend that does not know ``L`` is *sure* of another language (>= ``veto``). So two
+   detectors that disagree, or one that knows the language and hesitates (Serbian vs Croatian), give no
+   answer, and a language only one detector has (Hausa, Wolof in CLD2) is accepted on that detector alone.
+   Sentences with fewer than :data:`MIN_LETTERS` letters, or fewer outside capitalised words
+   (:func:`evidence_letters`: names and numbers carry no language), are not detected (one- to three-word
+   inputs are mostly wrong, docs/PITFALLS.md). On a long text, CLD2 answering nothing at all vetoes the
+   languages it knows (:data:`SILENCE_VETO`): the text is likely a language no backend has.
+4. Sentences left undecided (and sentences without letters) take, in this order, when its script allows it:
+   **document**: the language of their document (``-DOCSTART-``, ``# newdoc``, a document id: the language of
+   at least 60% of its decided sentences, at least 2), or, in files without documents, the language of a run
+   of decided neighbours that agree (the two nearest decided sentences on each side, within
+   :data:`NEIGHBOUR_SPAN`); **filename/prefix**: the file's hint (file name, folder, ``xx:`` prefixes) when the
+   decided sentences of the file confirm it (at least :data:`HINT_CONFIRM` of them) or no backend knows the
+   hinted language; **detected** again, restricted to the corpus's languages (found in at least
+   :data:`PRIOR_MIN_SHARE` of the decided sentences, or hinted/given) with relaxed thresholds; else ``und``
+   with a W110 warning naming the sentences.
+
+Hints never override confident text evidence. They break ties: in a file whose detected sentences confirm its
+hint (or for ``xx:`` prefixes), a detection below :data:`STRONG` gives way to the hint. A hint naming a
+language no backend knows wins unless every backend proposes the detected language with at least
+:data:`STRONG` (the detectors cannot vote for a language they lack, so a weak vote for a neighbour language is no
+evidence against the hint).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from core.data.corpus import Sentence
+from core.data.langid.backends import get_backend, known_languages
+from core.data.langid.codes import UND, language_from_path, normalize_code
+from core.data.langid.script import (letters, script_candidates, script_counts, script_of_language,
+                                     sentence_script)
+from core.kernel.errors import Report
+
+DEFAULT_BACKENDS = ("fasttext", "cld2")
+MIN_LETTERS = 12
+NEIGHBOUR_SPAN = 4
+HINT_CONFIRM = 0.8
+PRIOR_MIN_SHARE = 0.005
+STRONG = 0.9
+# Per backend: support (>= proposes L), clueless (< best answer ignored), veto (>= blocks a language it lacks).
+# Calibrated on the shared corpora with bench/langid_accuracy.py (see README "Languages").
+THRESHOLDS = {
+    "fasttext": {"support": 0.5, "clueless": 0.25, "veto": 0.9},
+    "cld2": {"support": 0.7, "clueless": 0.5, "veto": 0.95},
+    "langdetect": {"support": 0.9, "clueless": 0.6, "veto": 0.999},
+}
+SCORE_CACHE = 200_000  # texts whose backend answers are kept (per backend)
+# Screening by the cheap backend (LanguageIdentifier.decide_many); measured with bench/inspect_speed.py.
+SCREEN_MIN = 600
+SCREEN_SAMPLE = 300
+SCREEN_SURE = 0.9
+SCREEN_CALIBRATE = 20
+SCREEN_PRECISION = 0.98
+# A backend of SILENCE_VETO that answers nothing on a text of SILENCE_LETTERS evidence letters or more vetoes
+# the languages it knows (CLD2 answers on any long text in one of its languages; fastText always answers).
+SILENCE_VETO = ("cld2",)
+SILENCE_LETTERS = 40
+RELAXED = 0.6  # support thresholds times this in the corpus-restricted second pass
+GIVEN_SOURCES = ("field", "comment", "user")
+HINT_SOURCES = ("filename", "prefix")
+# How the UI groups sources: given / file / script / detected / document / und.
+SOURCE_GROUPS = {"field": "given", "comment": "given", "user": "given", "filename": "file", "prefix": "file",
+                 "script": "script", "detected": "detected", "document": "document", "none": "und"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The language of one text on its own.
+
+    Attributes:
+        lang: the studio's code, or ``und``.
+        source: ``script``, ``detected`` or ``none`` (abstained).
+        confidence: the lowest supporting backend probability in [0, 1] (1.0 for script); 0.0 when abstained.
+        script: the sentence's script (``LATIN``, ``HAN``...), None without letters.
+        candidates: languages the script allows.
+        reason: why it abstained (``no letters``, ``too few letters``, ``backends disagree``...), or ``""``.
+    """
+
+    lang: str
+    source: str
+    confidence: float
+    script: str | None
+    candidates: frozenset
+    reason: str = ""
+
+
+def normalise_case(text: str) -> str:
+    """Lower-case text written mostly in capitals (``GOLF - LEADER SLIPS ...``); other text is unchanged."""
+    up = sum(map(str.isupper, text))
+    if up and up > sum(map(str.islower, text)):
+        return text.lower()
+    return text
+
+
+def evidence_letters(norm: str) -> int:
+    """Letters that carry language evidence: those of words not starting with a capital (after
+    :func:`normalise_case`). Names are most of the capitalised words of NER data, and detectors read a line of
+    names and numbers (``Bart Eeckhout``, ``Madrid , 23 may ( EFE ) .``) as whatever language the names sound
+    like. In scripts without case every letter counts; the Han weighting of :func:`letters` is not applied
+    (case-less scripts are mostly decided by script, or counted here per character)."""
+    if norm.islower() or not any(map(str.isupper, norm)):
+        return sum(map(str.isalpha, norm))
+    return sum(sum(map(str.isalpha, w)) for w in norm.split() if not w[:1].isupper())
+
+
+def sentence_text(s: Sentence) -> str:
+    """The sentence as running text: its raw text when known; tokens joined without spaces when the corpus is
+    tokenised per character (Chinese MSRA/Weibo/Resume, KLUE Korean), otherwise joined by spaces."""
+    if s.text is not None:
+        return s.text
+    toks = s.tokens
+    if len(toks) >= 3 and sum(map(len, toks)) <= 1.2 * len(toks):
+        return "".join(toks)
+    return " ".join(toks)
+
+
+class LanguageIdentifier:
+    """Applies the module's rule with a chosen set of backends.
+
+    Args:
+        backends: backend names (:data:`core.data.langid.backends.BACKENDS`), default fastText + CLD2.
+
+    Raises:
+        StudioError: E204 when a backend's package is missing.
+    """
+
+    def __init__(self, backends: Sequence[str] = DEFAULT_BACKENDS) -> None:
+        self.names = tuple(backends)
+        self.backends = [get_backend(n) for n in self.names]
+        self.known = known_languages(self.names)
+        # the cheapest backend screens sentences when a file's sample shows it agrees with the full rule
+        self.cheap = min(range(len(self.backends)), key=lambda i: self.backends[i].cost) if self.backends else None
+        self._scores: list[dict[str, list]] = [{} for _ in self.backends]
+
+    def scores(self, i: int, norm: str) -> list[tuple[str, float]]:
+        """Backend ``i``'s ranked answers for the case-normalised text (cached per text, bounded)."""
+        cache = self._scores[i]
+        got = cache.get(norm)
+        if got is None:
+            if len(cache) >= SCORE_CACHE:
+                cache.clear()
+            got = cache[norm] = self.backends[i].scores(norm, k=8)
+        return got
+
+    def prepare(self, text: str, allowed: frozenset | set | None = None) -> Decision | tuple:
+        """The decision when no detector is needed (script decides, no letters, too few letters...), else
+        ``(script, candidates, normalised text)`` for the detectors."""
+        counts = script_counts(text)
+        script = sentence_script(counts)
+        if script is None:
+            return Decision(UND, "none", 0.0, None, frozenset(), "no letters")
+        known = self.known if not allowed else self.known | frozenset(allowed)
+        cands = script_candidates(script, known)
+        if allowed is not None:
+            cands = cands & frozenset(allowed)
+        if not cands:
+            return Decision(UND, "none", 0.0, script, cands, "no known language uses this script")
+        if len(cands) == 1 and allowed is None:
+            return Decision(next(iter(cands)), "script", 1.0, script, cands)
+        if letters(counts) < MIN_LETTERS:
+            return Decision(UND, "none", 0.0, script, cands, "too few letters")
+        norm = normalise_case(text)
+        if evidence_letters(norm) < MIN_LETTERS:
+            return Decision(UND, "none", 0.0, script, cands, "too few letters outside names")
+        return script, cands, norm
+
+    def top(self, i: int, norm: str, cands: frozenset) -> tuple[str, float] | None:
+        """Backend ``i``'s best answer among ``cands``, or None."""
+        return next(((c, p) for c, p in self.scores(i, norm) if c in cands), None)
+
+    def decide(self, text: str, allowed: frozenset | set | None = None, relaxed: bool = False) -> Decision:
+        """The language of ``text`` alone (no hint, no neighbours).
+
+        Args:
+            text: the sentence.
+            allowed: when given, candidates are restricted to these languages (the corpus prior).
+            relaxed: use the second-pass support thresholds (times :data:`RELAXED`).
+        """
+        prep = self.prepare(text, allowed)
+        if isinstance(prep, Decision):
+            return prep
+        script, cands, norm = prep
+        tops = [self.top(i, norm, cands) for i in range(len(self.backends))]
+        silent = None
+        if evidence_letters(norm) >= SILENCE_LETTERS:  # which backends answered nothing at all
+            silent = [not self.scores(i, norm) for i in range(len(self.backends))]
+        lang, conf = self._combine(tops, relaxed, silent)
+        if lang == UND:
+            return Decision(UND, "none", 0.0, script, cands, "backends unsure or disagree")
+        return Decision(lang, "detected", conf, script, cands)
+
+    def decide_many(self, texts: Sequence[str], files: Sequence[str]) -> list[Decision]:
+        """:meth:`decide` for each text, screening with the cheapest backend where that is safe.
+
+        Per file of more than :data:`SCREEN_MIN` sentences, an evenly spaced sample of :data:`SCREEN_SAMPLE`
+        sentences is decided in full; a language ``L`` is *screenable* in that file when the cheap backend was
+        sure of ``L`` (>= :data:`SCREEN_SURE`) on at least :data:`SCREEN_CALIBRATE` sample sentences and the full
+        rule agreed on at least :data:`SCREEN_PRECISION` of them. Every other sentence is then read by the
+        cheap backend; it takes ``L`` when the cheap backend is sure of a screenable ``L``, and the full rule
+        otherwise. So each sentence still gets its own language (a Dutch sentence in a Spanish file is not
+        screened as Spanish), and the expensive backend runs only where the cheap one is unsure or answers a
+        language it was not shown to agree on. Identical texts are decided once.
+
+        Args:
+            texts: the sentences' running text.
+            files: each sentence's file (same length).
+
+        Returns:
+            One :class:`Decision` per text.
+        """
+        out: list[Decision | None] = [None] * len(texts)
+        memo: dict[str, Decision] = {}
+
+        def full(i: int) -> Decision:
+            d = memo.get(texts[i])
+            if d is None:
+                d = memo[texts[i]] = self.decide(texts[i])
+            return d
+
+        by_file: dict[str, list[int]] = defaultdict(list)
+        for i, f in enumerate(files):
+            by_file[f].append(i)
+        for idx in by_file.values():
+            if self.cheap is None or len(self.backends) < 2 or len(idx) <= SCREEN_MIN:
+                for i in idx:
+                    out[i] = full(i)
+                continue
+            step = len(idx) / SCREEN_SAMPLE
+            sample = {idx[int(k * step)] for k in range(SCREEN_SAMPLE)}
+            tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+            for i in sample:
+                d = out[i] = full(i)
+                if d.source != "detected" and d.reason != "backends unsure or disagree":
+                    continue
+                prep = self.prepare(texts[i])
+                t = self.top(self.cheap, prep[2], prep[1])
+                if t and t[1] >= SCREEN_SURE:
+                    tally[t[0]][0] += 1
+                    tally[t[0]][1] += d.lang == t[0]
+            screen = {lang for lang, (n, ok) in tally.items() if n >= SCREEN_CALIBRATE and ok >= SCREEN_PRECISION * n}
+            for i in idx:
+                if out[i] is not None:
+                    continue
+                if texts[i] in memo:
+                    out[i] = memo[texts[i]]
+                    continue
+                prep = self.prepare(texts[i])
+                if isinstance(prep, Decision):
+                    out[i] = memo[texts[i]] = prep
+                    continue
+                script, cands, norm = prep
+                t = self.top(self.cheap, norm, cands) if screen else None
+                if t and t[1] >= SCREEN_SURE and t[0] in screen:
+                    out[i] = memo[texts[i]] = Decision(t[0], "detected", t[1], script, cands)
+                else:
+                    out[i] = full(i)
+        return out  # type: ignore[return-value]
+
+    def _combine(self, tops: list[tuple[str, float] | None], relaxed: bool,
+                 silent: list[bool] | None = None) -> tuple[str, float]:
+        best = (UND, 0.0)
+        for lang in {t[0] for t in tops if t}:
+            support: list[float] = []
+            ok = True
+            for k, (b, top) in enumerate(zip(self.backends, tops)):
+                th = THRESHOLDS[b.name]
+                need = th["support"] * (RELAXED if relaxed else 1.0)
+                p = top[1] if top else 0.0
+                if lang in b.languages:
+                    if top and top[0] == lang and p >= need:
+                        support.append(p)
+                    elif p >= th["clueless"]:
+                        ok = False  # it knows the language and answers something else, or hesitates
+                    elif silent is not None and silent[k] and b.name in SILENCE_VETO:
+                        # no answer at all on a long text: it recognises no language it knows (a language no
+                        # backend has, such as Fon read as Italian by the other one)
+                        ok = False
+                elif p >= th["veto"]:
+                    ok = False
+            if ok and support and min(support) > best[1]:
+                best = (lang, min(support))
+        return best
+
+    def strong(self, text: str, lang: str) -> bool:
+        """True when every backend proposes ``lang`` with at least :data:`STRONG` (used against a hint naming a
+        language no backend knows)."""
+        norm = normalise_case(text)
+        for i in range(len(self.backends)):
+            sc = self.scores(i, norm)
+            if not sc or sc[0][0] != lang or sc[0][1] < STRONG:
+                return False
+        return True
+
+
+_default: LanguageIdentifier | None = None
+
+
+def default_identifier() -> LanguageIdentifier:
+    """The process-wide identifier with :data:`DEFAULT_BACKENDS`."""
+    global _default
+    if _default is None:
+        _default = LanguageIdentifier()
+    return _default
+
+
+def detect(text: str) -> tuple[str, float]:
+    """Language of one text on its own: ``(code, confidence)``; ``("und", 0.0)`` when it abstains (no letters,
+    too few letters, detectors unsure). Used by the Playground and the predictor."""
+    d = default_identifier().decide(text)
+    return d.lang, d.confidence
+
+
+def supported_languages() -> set[str]:
+    """Codes some default backend can detect (plus the script-decided ones)."""
+    from core.data.langid.script import SCRIPT_LANGUAGES
+
+    out = set(default_identifier().known)
+    out |= {next(iter(v)) for v in SCRIPT_LANGUAGES.values() if len(v) == 1}
+    return out
+
+
+def _compatible(lang: str, d: Decision) -> bool:
+    """Whether ``lang`` can be the language of a sentence with decision ``d`` (its script allows it)."""
+    if lang == UND:
+        return False
+    if d.script is None:
+        return True
+    return lang in d.candidates or d.script in script_of_language(lang)
+
+
+def assign_languages(sentences: Sequence[Sentence], user_lang: str | None = None, detect_missing: bool = True,
+                     report: Report | None = None, identifier: LanguageIdentifier | None = None,
+                     prior: Iterable[str] = ()) -> None:
+    """Set ``lang``/``lang_source`` on every sentence by the module's rule, in place.
+
+    Args:
+        sentences: sentences in file order (documents are consecutive sentences of one file and ``doc_id``).
+        user_lang: the user's language for these sentences (every sentence gets it), or None.
+        detect_missing: run detection; when False, sentences without a given language take the file's hint or
+            ``und``.
+        report: receives one W110 warning per file with sentences left ``und`` (their lines).
+        identifier: the identifier to use (default fastText + CLD2).
+        prior: languages the user says the corpus holds (weight the corpus-restricted second pass).
+    """
+    if user_lang:
+        code = normalize_code(user_lang)
+        for s in sentences:
+            s.lang, s.lang_source = code, "user"
+        return
+    todo = []
+    for s in sentences:
+        if s.lang_source in ("field", "comment") and s.lang not in ("", UND):
+            s.lang = normalize_code(s.lang)  # one code system: "swa" and "sw" are one language
+        else:
+            todo.append(s)
+    for s in todo:  # a reader's ``xx:`` prefix is a hint, like the file name
+        hint = normalize_code(s.lang) if s.lang_source == "prefix" and s.lang not in ("", UND) else None
+        s.lang, s.lang_source = (hint or UND), ("prefix" if hint else "none")
+    if not detect_missing:
+        for s in todo:
+            if s.lang_source == "none":
+                h = language_from_path(s.source) if s.source else None
+                s.lang, s.lang_source = (h, "filename") if h else (UND, "none")
+        _warn_und(todo, report)
+        return
+    ident = identifier or default_identifier()
+    texts = [sentence_text(s) for s in todo]
+    hints = [s.lang if s.lang_source == "prefix" else None for s in todo]
+    path_hint: dict[str, str | None] = {}
+    for i, s in enumerate(todo):
+        if hints[i] is None:
+            if s.source not in path_hint:
+                path_hint[s.source] = language_from_path(s.source) if s.source else None
+            hints[i] = path_hint[s.source]
+    decisions = ident.decide_many(texts, [s.source for s in todo])
+    final: list[tuple[str, str]] = [(d.lang, d.source) for d in decisions]
+
+    decided = [i for i, (lang, _) in enumerate(final) if lang != UND]
+    corpus_counts = Counter(final[i][0] for i in decided)
+    min_count = max(2, int(PRIOR_MIN_SHARE * len(decided)))
+    corpus_langs = {lang for lang, n in corpus_counts.items() if n >= min_count}
+    corpus_langs |= {normalize_code(p) for p in prior} | {h for h in hints if h}
+
+    # per file: is the hint confirmed by its detected sentences?
+    by_file: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(todo):
+        by_file[s.source].append(i)
+    confirmed: dict[str, bool] = {}
+    for src, idx in by_file.items():
+        votes = Counter(final[i][0] for i in idx if final[i][1] == "detected")
+        h = path_hint.get(src)
+        confirmed[src] = bool(h) and (h not in ident.known
+                                      or (sum(votes.values()) > 0 and votes[h] >= HINT_CONFIRM * sum(votes.values())))
+
+    # a hint breaks ties: it replaces a detection below STRONG in a file that confirms it; a hint naming a
+    # language no backend knows also wins unless every backend is sure of the detected language
+    for i, (d, h) in enumerate(zip(decisions, hints)):
+        if not h or d.source != "detected" or d.lang == h or not _compatible(h, d):
+            continue
+        s = todo[i]
+        trusted = s.lang_source == "prefix" or confirmed.get(s.source)
+        if (h not in ident.known and not ident.strong(texts[i], d.lang)) or (trusted and d.confidence < STRONG):
+            final[i] = (h, hints_source(s))
+
+    doc_lang = _document_languages(todo, final)
+    run_lang = _neighbour_languages(todo, final)
+    for i, (lang, _) in enumerate(final):
+        if lang != UND:
+            continue
+        d, s = decisions[i], todo[i]
+        cand = doc_lang.get((s.source, s.doc_id)) if s.doc_id is not None else run_lang.get(i)
+        if cand and (_compatible(cand, d) or d.script is None):
+            final[i] = (cand, "document")
+            continue
+        h = hints[i]
+        if h and (_compatible(h, d) or d.script is None) and (s.lang_source == "prefix" or confirmed.get(s.source)):
+            final[i] = (h, hints_source(s))
+            continue
+        if d.script is not None and d.reason != "too few letters" and len(corpus_langs) > 0:
+            r = ident.decide(texts[i], allowed=corpus_langs, relaxed=True)
+            if r.lang != UND:
+                final[i] = (r.lang, "detected")
+    for s, (lang, src) in zip(todo, final):
+        s.lang, s.lang_source = lang, src
+    _warn_und(todo, report)
+
+
+def hints_source(s: Sentence) -> str:
+    """``prefix`` for a sentence whose hint came from ``xx:`` prefixes, else ``filename``."""
+    return "prefix" if s.lang_source == "prefix" else "filename"
+
+
+def _document_languages(todo: Sequence[Sentence], final: list[tuple[str, str]]) -> dict:
+    votes: dict[tuple, Counter] = defaultdict(Counter)
+    for s, (lang, src) in zip(todo, final):
+        if s.doc_id is not None and lang != UND and src in ("detected", "script"):
+            votes[(s.source, s.doc_id)][lang] += 1
+    out = {}
+    for key, c in votes.items():
+        lang, n = c.most_common(1)[0]
+        if n >= 2 and n >= 0.6 * sum(c.values()):
+            out[key] = lang
+    return out
+
+
+def _neighbour_languages(todo: Sequence[Sentence], final: list[tuple[str, str]]) -> dict[int, str]:
+    """Undecided sentences (no document id) between runs of agreeing decided neighbours of the same file."""
+    out: dict[int, str] = {}
+    n = len(todo)
+    for i in range(n):
+        if final[i][0] != UND or todo[i].doc_id is not None:
+            continue
+        src = todo[i].source
+        sides = []
+        for step in (-1, 1):
+            got: list[str] = []
+            j = i + step
+            while 0 <= j < n and abs(j - i) <= NEIGHBOUR_SPAN and len(got) < 2 and todo[j].source == src:
+                if final[j][0] != UND and final[j][1] in ("detected", "script"):
+                    got.append(final[j][0])
+                j += step
+            sides.append(got)
+        langs = set(sides[0]) | set(sides[1])
+        if len(sides[0]) == 2 and len(sides[1]) == 2 and len(langs) == 1:
+            out[i] = langs.pop()
+    return out
+
+
+def _warn_und(todo: Sequence[Sentence], report: Report | None) -> None:
+    if report is None:
+        return
+    by_file: dict[str, list[Sentence]] = defaultdict(list)
+    for s in todo:
+        if s.lang == UND:
+            by_file[s.source].append(s)
+    for src, und in by_file.items():
+        lines = ", ".join(str(s.line_start) for s in und[:20]) + (" ..." if len(und) > 20 else "")
+        report.add("W110", f"{len(und)} sentence(s) without a language: no detector was sure and nothing states "
+                   f"one (lines {lines})", file=src, line=und[0].line_start, text=" ".join(und[0].tokens[:12]),
+                   fix="Set the language in the Languages panel, with --lang, or a lang field.")
