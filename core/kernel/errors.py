@@ -56,6 +56,19 @@ CODES: dict[str, tuple[str, str]] = {
     "W115": ("ambiguous or incomplete annotation",
              "The first alternative or category was kept and entities without a category were dropped; resolve "
              "the ambiguity in the file to choose otherwise."),
+    # reading rules (hostile input, offsets, inline markup, invalid bytes)
+    "E130": ("not a text corpus", "The file is binary (an image, archive, executable, ...): choose the corpus file "
+             "itself, saved as text."),
+    "E131": ("file too large", "Split the file, or read it with `python -m core inspect`, which streams CoNLL files."),
+    "E132": ("JSON nested too deeply", "NER records nest a few levels only; check that this is the right file."),
+    "E133": ("reader failed", "The reader met something it does not handle; the other files were read. Please "
+             "report the file's shape."),
+    "E134": ("inline markup error", "Tags look like [TYPE]text[/TYPE] or <TYPE>text</TYPE>, opened and closed on "
+             "one line."),
+    "W130": ("invalid UTF-8 bytes replaced", "The bytes were replaced by U+FFFD on this line only; save the file "
+             "as UTF-8 to keep the characters."),
+    "W131": ("empty span dropped", "A span holding only whitespace (or nothing) marks no word; it was dropped."),
+    "W132": ("offset unit detected", "Set the offset unit (char, byte, utf16) to silence this warning."),
     # configuration errors
     "E201": ("unknown configuration key", "Remove the key or fix its spelling."),
     "E202": ("invalid configuration value", "Use a value in the documented range."),
