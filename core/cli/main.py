@@ -42,7 +42,9 @@ def _add_read_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheme", help="force the input tagging scheme (IOB1, IOB2, IOBES, BILOU, BMES, IO)")
     p.add_argument("--token-col", type=int, help="0-based token column (column formats; default 0)")
     p.add_argument("--tag-col", type=int, help="0-based tag column (column formats; default last)")
-    p.add_argument("--offsets", choices=("char", "byte"), help="span offsets unit (default char)")
+    p.add_argument("--offsets", choices=("auto", "char", "byte", "utf16"),
+                   help="span offsets unit: characters (code points), UTF-8 bytes, or UTF-16 code units as browser "
+                        "tools count (default auto: the unit under which the spans' texts match)")
     p.add_argument("--no-detect", action="store_true", help="do not detect languages (unknown -> und)")
 
 

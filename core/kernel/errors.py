@@ -20,7 +20,7 @@ CODES: dict[str, tuple[str, str]] = {
     # corpus errors
     "E101": ("file cannot be read", "Check the path and the file permissions."),
     "E102": ("unknown or undetectable format", "Pass --format with one of: conll, conllu, jsonl, json, csv, "
-             "tsv, parquet, doccano, labelstudio, spacy, spans, brat, table, harem."),
+             "tsv, parquet, doccano, labelstudio, spacy, spans, brat, table, harem, inline."),
     "E103": ("wrong number of columns", "Every token line needs the token and the tag column; fix the line or "
              "choose the columns with --token-col/--tag-col."),
     "E104": ("invalid tag", "Tags look like O, B-TYPE, I-TYPE (IOB2), E-/S- (IOBES), L-/U- (BILOU), M- (BMES) "

@@ -78,7 +78,7 @@ class Manifest:
     def read_options(self) -> ReadOptions:
         o = self.options
         return ReadOptions(format=o.get("format") or None, scheme=o.get("scheme") or None,
-                           lang=o.get("lang") or None, offset_unit=o.get("offset_unit") or "char")
+                           lang=o.get("lang") or None, offset_unit=o.get("offset_unit") or "auto")
 
 
 def _atomic_json(path: Path, obj: Any) -> None:

@@ -369,7 +369,7 @@ def test_byte_offsets_yoruba_and_inside_a_character(tmp_path):
     assert sents[0].offsets == [(0, 3), (4, 11)]
     assert sents[1].ner_tags == ["O", "O"]  # kept, its span dropped
     assert [(p.code, p.line) for p in report.problems] == [("E109", 2)]
-    assert "inside a multi-byte" in report.problems[0].message
+    assert "inside a character when read as UTF-8 bytes" in report.problems[0].message
 
 
 def test_char_offsets_and_offset_unit_option(tmp_path):
@@ -379,11 +379,16 @@ def test_char_offsets_and_offset_unit_option(tmp_path):
     text = json.dumps({"text": YORUBA, "label": [[8, 18, "PER"]]}, ensure_ascii=False) + "\n"
     sents, _, report = read(tmp_path, "b.jsonl", text, offset_unit="byte")
     assert sents[0].ner_tags == ["O", "B-PER"] and report.problems == []
-    # byte offsets read as characters: out of range
+    # byte offsets read as characters: out of range, and the message names the unit that would match
     text = json.dumps({"text": AMHARIC, "label": [[10, 29, "PER"]]}, ensure_ascii=False) + "\n"
-    sents, _, report = read(tmp_path, "d.jsonl", text)
+    sents, _, report = read(tmp_path, "d.jsonl", text, offset_unit="char")
     assert sents[0].ner_tags == ["O", "O", "O"]
     assert codes(report) == ["E108"]
+    assert "it matches as UTF-8 bytes" in report.problems[0].message
+    # offset unit auto (the default) reads the same file as bytes and says so
+    sents, _, report = read(tmp_path, "d.jsonl", text)
+    assert sents[0].ner_tags == ["O", "B-PER", "I-PER"]
+    assert codes(report) == ["W132"] and "UTF-8 bytes" in report.problems[0].message
 
 
 def test_span_off_word_boundary_is_e109_with_text(tmp_path):

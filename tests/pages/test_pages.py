@@ -212,7 +212,7 @@ def test_data_server_path_with_forced_options(store, tmp_path):
     [ds] = store.list_datasets()
     m = registry.read_manifest(store, ds.id)
     assert m.files == files and m.source == "path"
-    assert m.options == {"format": "conll", "scheme": "IOB2", "lang": "de", "offset_unit": "char"}
+    assert m.options == {"format": "conll", "scheme": "IOB2", "lang": "de", "offset_unit": None}  # auto
     assert list(frame(at, "language", "entities")["language"]) == ["de"]
 
 

@@ -27,6 +27,8 @@ Modules and the formats they read:
 ``table``      ``table``: one token per row with a sentence-id column (Kaggle ``Sentence #,Word,Tag``, ATISNER)
 ``brat``       ``brat``: ``.txt`` + ``.ann`` standoff pairs (also the all-TAB NER-UK variant)
 ``harem``      ``harem``: HAREM inline markup (Second HAREM XML, First HAREM SGML)
+``inline``     ``inline``: ``[TYPE]text[/TYPE]``, ``<TYPE>text</TYPE>``, MUC ``<ENAMEX TYPE=..>``, a sentence a line
+``textio``     bytes to text: binary files refused, encoding per line, size limits, streamed lines
 ``words``      the word-splitting rule shared by the span formats
 =============  ==================================================================================================
 """
@@ -46,7 +48,7 @@ from core.data.formats.textio import read_text
 
 # Format names accepted by --format / ReadOptions.format.
 FORMATS = ("conll", "conllu", "jsonl", "json", "csv", "tsv", "parquet", "doccano", "labelstudio", "spacy",
-           "brat", "table", "spans", "harem")
+           "brat", "table", "spans", "harem", "inline")
 
 # format -> (module, function) of its reader (imported on first use).
 _READERS = {
@@ -64,6 +66,7 @@ _READERS = {
     "table": ("table", "read"),
     "brat": ("brat", "read"),
     "harem": ("harem", "read"),
+    "inline": ("inline", "read"),
 }
 
 
@@ -209,7 +212,8 @@ def detect_format(path: str | Path, text: str) -> str:
     ``annotations``/``completions`` -> labelstudio, ``tokens`` -> jsonl (json for an array), ``spans`` with
     ``start_byte`` or ``entities`` with ``span`` -> spans, ``entities``/``ents``/``spans`` -> spacy,
     ``text`` + ``label``/``labels`` -> doccano); HAREM markup (``<colHAREM``/``<DOC>``) -> harem; a header row
-    with a sentence-id column -> table, with ``tokens``/``ner_tags`` columns -> csv/tsv; 10 TAB-separated
+    with a sentence-id column -> table, with ``tokens``/``ner_tags`` columns -> csv/tsv; inline markup
+    (``[PER]...[/PER]``, ``<PER>...</PER>`` pairs on lines that are not token/tag columns) -> inline; 10 TAB-separated
     fields with a numeric ID -> conllu; otherwise token-per-line columns (two or more) -> conll.
 
     Args:
@@ -264,6 +268,10 @@ def detect_format(path: str | Path, text: str) -> str:
     fam = _sniff_header(text)
     if fam is not None:
         return fam
+    from core.data.formats import inline
+
+    if inline.sniff(text):
+        return "inline"
     sample = [ln.rstrip("\r") for ln in text[:200_000].split("\n")[:400]]
     data = [ln for ln in sample if ln.strip() and not ln.startswith("#")]
     if data and all(len(ln.split("\t")) == 10 for ln in data[:50]) and data[0].split("\t")[0].isdigit():
