@@ -54,12 +54,18 @@ def _problem_rows(problems) -> list[dict]:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from core.data.loader import load_corpus
-    from core.data.validate import corpus_stats, validate
+    from core.data.loader import CorpusStream
+    from core.data.validate import CorpusChecker, StatsAccumulator
 
-    corpus = load_corpus(args.paths, _options(args))
-    validate(corpus, max_seq_length=args.max_seq_length)
-    stats = corpus_stats(corpus.sentences)
+    # streamed: memory bounded by a chunk of sentences and the statistics, not by the file (CoNLL files)
+    corpus = CorpusStream(args.paths, _options(args))
+    acc, checker = StatsAccumulator(), CorpusChecker(max_seq_length=args.max_seq_length)
+    for chunk in corpus:
+        for s in chunk:
+            acc.add(s)
+            checker.add(s)
+    checker.finish(corpus.report)
+    stats = acc.result()
     formats = sorted(set(corpus.formats.values()))
     schemes = sorted(set(corpus.schemes.values()))
     out = {
