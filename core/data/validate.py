@@ -179,3 +179,28 @@ def validate(corpus: Corpus, max_seq_length: int = 512,
     for s in corpus.sentences:
         checker.add(s)
     checker.finish(corpus.report)
+
+
+def bad_sentences(sentences: Sequence[Sentence], report: Report) -> dict[int, tuple[int, str]]:
+    """The sentences an error was found in: index in ``sentences`` -> ``(line, code)`` of its first error.
+
+    An error belongs to a sentence when it names the sentence's file and a line in ``line_start..line_end``
+    (a JSON record's line for span formats). File-level errors (line 0) belong to no sentence. Used to train on
+    the good sentences of a dataset with errors (the bad ones are left out and listed).
+    """
+    from bisect import bisect_left
+
+    by_file: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for file, line, code in report.error_locations:  # every error, also those beyond the per-code cap
+        by_file[file].append((line, code))
+    for v in by_file.values():
+        v.sort()
+    out: dict[int, tuple[int, str]] = {}
+    for i, s in enumerate(sentences):
+        errs = by_file.get(s.source)
+        if not errs:
+            continue
+        j = bisect_left(errs, s.line_start, key=lambda lp: lp[0])
+        if j < len(errs) and errs[j][0] <= max(s.line_end, s.line_start):
+            out[i] = errs[j]
+    return out

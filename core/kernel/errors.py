@@ -143,11 +143,15 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     max_per_code: int = 50
     _counts: dict[str, int] = field(default_factory=dict)
+    # (file, line, code) of every error with a line, beyond max_per_code too: which sentences hold errors
+    error_locations: list[tuple[str, int, str]] = field(default_factory=list)
 
     def add(self, code: str, message: str, *, file: str = "", line: int = 0, text: str = "", fix: str = "",
             severity: str | None = None) -> None:
         """Record a problem. Beyond ``max_per_code`` problems of one code only the count grows."""
         sev = severity or (ERROR if code.startswith("E") else WARNING)
+        if sev == ERROR and line:
+            self.error_locations.append((file, line, code))
         self._counts[code] = self._counts.get(code, 0) + 1
         if self._counts[code] <= self.max_per_code:
             self.problems.append(Problem(code, sev, message, file, line, text, fix))
@@ -156,6 +160,7 @@ class Report:
         """Append another report's problems and counts."""
         for p in other.problems:
             self.problems.append(p)
+        self.error_locations.extend(other.error_locations)
         for k, v in other._counts.items():
             self._counts[k] = self._counts.get(k, 0) + v
 

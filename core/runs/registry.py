@@ -35,7 +35,7 @@ from core.kernel.errors import RunError
 from core.data.loader import load_corpus
 from core.data.splits import SPLITS, apply_splits, random_split, split_by_file
 from core.runs.store import Dataset, RunStore
-from core.data.validate import corpus_stats, validate
+from core.data.validate import bad_sentences, corpus_stats, validate
 
 MANIFEST = "dataset.json"
 RAW_DIR = "raw"
@@ -46,6 +46,7 @@ DEMO_DIR = PROJECT_ROOT / "assets" / "demo"
 DEMO_FILES = ("train.conll", "dev.conll", "test.conll")
 #: Model window (subwords) used for the W108 check of the Data page.
 VALIDATE_MAX_SEQ_LENGTH = 256
+LEFT_OUT_LISTED = 50  # sentences with errors listed by name in the summary (all are counted)
 
 
 @dataclass
@@ -235,8 +236,11 @@ def prepare(store: RunStore, dataset_id: str, manifest: Manifest | None = None) 
     loaded = load(manifest)
     out_dir = store.dataset_dir(dataset_id) / PREPARED_DIR
     prepared: dict[str, list[str]] = {}
+    # sentences holding an error are left out of the prepared files (training uses only the good ones) and listed
+    bad = bad_sentences(loaded.corpus.sentences, loaded.corpus.report)
+    good = [s for i, s in enumerate(loaded.corpus.sentences) if i not in bad]
     for split in SPLITS:
-        sents = [s for s in loaded.corpus.sentences if s.split == split]
+        sents = [s for s in good if s.split == split]
         path = out_dir / f"{split}.jsonl"
         if sents:
             write_corpus(sents, str(path), to="jsonl")
@@ -245,6 +249,11 @@ def prepare(store: RunStore, dataset_id: str, manifest: Manifest | None = None) 
             path.unlink()
     manifest.prepared = prepared
     manifest.summary = _summary(loaded)
+    manifest.summary["n_train"] = sum(1 for s in good if s.split == "train")
+    manifest.summary["n_left_out"] = len(bad)
+    manifest.summary["left_out"] = [
+        {"where": f"{Path(s.source).name}:{s.line_start}", "split": s.split, "error": f"{bad[i][1]} line {bad[i][0]}",
+         "text": " ".join(s.tokens[:12])} for i, s in enumerate(loaded.corpus.sentences) if i in bad][:LEFT_OUT_LISTED]
     manifest.updated = time.time()
     write_manifest(store, dataset_id, manifest)
     return loaded
@@ -349,7 +358,11 @@ def run_data(store: RunStore, dataset: Dataset) -> dict:
     return {"train": manifest.prepared.get("train", []), "dev": manifest.prepared.get("dev", []),
             "test": manifest.prepared.get("test", []), "lang": None, "format": "jsonl",
             "dataset_id": dataset.id, "dataset_name": dataset.name,
-            "languages": sorted(manifest.summary.get("languages", {}))}
+            "languages": sorted(manifest.summary.get("languages", {})),
+            # sentences with errors, left out of the prepared files (the run trains on the good ones)
+            "left_out": {"n_sentences": manifest.summary.get("n_left_out", 0),
+                         "n_errors": manifest.summary.get("n_errors", 0),
+                         "sentences": manifest.summary.get("left_out", [])}}
 
 
 def language_counts(sentences: Sequence[Sentence]) -> dict[str, int]:
