@@ -4,8 +4,9 @@ Rules (every one decided from the file's content, never from one line for the wh
 
 * **Binary files are no corpus** (E130): a known magic number at the start (PNG, JPEG, GIF, PDF, ZIP and the
   formats built on it, gzip, bzip2, xz, 7z, ELF, SQLite, pickle, NumPy, Parquet when another format is asked
-  for), a NUL byte in the first 64 KiB (a UTF-16 file without a byte order mark is recognised by its NUL
-  pattern and decoded instead), or more than 5% C0 control characters other than TAB, LF, CR, FF and VT.
+  for), NUL bytes making more than 0.1% of the first 64 KiB (one stray NUL in a line does not spoil a text
+  file; a UTF-16 file without a byte order mark is recognised by its NUL pattern and decoded instead), or more
+  than 5% C0 control characters other than TAB, LF, CR, FF and VT.
 * **Encoding, per line.** A UTF-8 byte order mark at the start is removed (``U+FEFF`` elsewhere is kept: it
   can sit inside a token); a UTF-16 BOM selects UTF-16. Otherwise the file is UTF-8, and a line holding
   invalid UTF-8 bytes gets them replaced by U+FFFD and one W130 with file:line, the other lines unchanged.
@@ -29,6 +30,7 @@ MAX_FILE_BYTES = 1 << 30  # 1 GiB: a file read into memory becomes several times
 BLOCK_BYTES = 1 << 22  # 4 MiB blocks for streamed reading
 HEAD_BYTES = 1 << 16
 CONTROL_SHARE = 0.05
+NUL_SHARE = 0.001  # a stray NUL in one line of a text file does not make it binary; binary formats are full of them
 
 # magic number -> what it is (checked at offset 0)
 MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -86,8 +88,9 @@ def binary_kind(head: bytes, allow: tuple[str, ...] = ()) -> str | None:
             return kind
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
-    if b"\x00" in head and _utf16_without_bom(head) is None:
-        return "binary data (NUL bytes)"
+    n_nul = head.count(0)
+    if n_nul > max(2, NUL_SHARE * len(head)) and _utf16_without_bom(head) is None:
+        return f"binary data ({n_nul} NUL bytes)"
     if head:
         n_control = len(head) - len(head.translate(None, _CONTROL))
         if n_control > CONTROL_SHARE * len(head) and _utf16_without_bom(head) is None:
