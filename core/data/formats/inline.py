@@ -25,7 +25,8 @@ Rules:
   skipped; a line without markup is a sentence without entities.
 
 Detection (:func:`sniff`): at least one line holds a well-formed pair and fewer than half of the lines look like
-token/tag columns (``word B-PER``), so a CoNLL file with a ``<PER>`` token stays CoNLL.
+token lines of a column file (a TAB, or 2-10 fields one of which is a tag such as ``O`` or ``B-PER``), so a
+CoNLL file with a ``<PER>`` token, or one bad line, stays CoNLL.
 """
 
 from __future__ import annotations
@@ -38,7 +39,15 @@ from core.kernel.errors import Report
 _TAG = re.compile(
     r"\[(?P<bc>/)?(?P<bt>[^\W\d_][\w.\-]*)?\]"
     r"|<(?P<ac>/)?(?P<at>[^\W\d_][\w.\-]*)?(?:\s+TYPE\s*=\s*\"(?P<attr>[^\"]+)\"[^>]*)?\s*>")
-_CONLL_LINE = re.compile(r"^\S+(?:[ \t]+\S+)*[ \t]+(?:O|[BIESLMU]-\S+)[ \t]*$")
+_TAG_FIELD = re.compile(r"O|[BIESLMU]-\S+")
+
+
+def _column_like(line: str) -> bool:
+    """A token line of a column file: it holds a TAB, or 2-10 fields one of which is a tag (``O``, ``B-PER``)."""
+    if "\t" in line:
+        return True
+    fields = [f for f in line.split(" ") if f]
+    return 2 <= len(fields) <= 10 and any(_TAG_FIELD.fullmatch(f) for f in fields)
 
 
 def _tags(line: str) -> list[tuple[int, int, bool, str | None, str | None]]:
@@ -102,7 +111,7 @@ def sniff(text: str) -> bool:
     if not lines:
         return False
     with_pairs = sum(1 for ln in lines if ("[" in ln or "<" in ln) and _pairs(ln, None)[0])
-    conll_like = sum(1 for ln in lines if _CONLL_LINE.match(ln))
+    conll_like = sum(1 for ln in lines if _column_like(ln))
     return with_pairs > 0 and 2 * conll_like < len(lines)
 
 
