@@ -141,7 +141,7 @@ def decode_block(data: bytes, path: str, report: Report, first_line: int = 1,
             for i, ln in enumerate(lines):
                 if i in bad_set:
                     txt = ln.decode("utf-8", errors="replace")
-                    report.add("W130", f"invalid UTF-8 byte(s) replaced by U+FFFD on this line (the rest of the "
+                    report.add("W130", "invalid UTF-8 byte(s) replaced by U+FFFD on this line (the rest of the "
                                "file is UTF-8)", file=path, line=first_line + i, text=txt.rstrip("\r"))
                     out.append(txt)
                 else:
