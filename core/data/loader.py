@@ -136,7 +136,7 @@ class CorpusStream:
         paths: files or folders.
         options: reading options.
         splits: file -> split override, as :func:`load_corpus`.
-        report: every problem found, filled while iterating.
+        report: every problem found, filled while iterating (capped per code; no per-error locations kept).
         formats: file -> format, filled while iterating.
         schemes: file -> source scheme, filled while iterating.
     """
@@ -144,7 +144,7 @@ class CorpusStream:
     paths: Sequence[str]
     options: ReadOptions = field(default_factory=ReadOptions)
     splits: dict[str, str] | None = None
-    report: Report = field(default_factory=Report)
+    report: Report = field(default_factory=lambda: Report(keep_locations=False))
     formats: dict[str, str] = field(default_factory=dict)
     schemes: dict[str, str] = field(default_factory=dict)
 

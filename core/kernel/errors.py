@@ -143,14 +143,16 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     max_per_code: int = 50
     _counts: dict[str, int] = field(default_factory=dict)
-    # (file, line, code) of every error with a line, beyond max_per_code too: which sentences hold errors
+    # (file, line, code) of every error with a line, beyond max_per_code too: which sentences hold errors.
+    # A streamed read keeps no sentences and sets keep_locations=False (memory bounded by max_per_code).
     error_locations: list[tuple[str, int, str]] = field(default_factory=list)
+    keep_locations: bool = True
 
     def add(self, code: str, message: str, *, file: str = "", line: int = 0, text: str = "", fix: str = "",
             severity: str | None = None) -> None:
         """Record a problem. Beyond ``max_per_code`` problems of one code only the count grows."""
         sev = severity or (ERROR if code.startswith("E") else WARNING)
-        if sev == ERROR and line:
+        if sev == ERROR and line and self.keep_locations:
             self.error_locations.append((file, line, code))
         self._counts[code] = self._counts.get(code, 0) + 1
         if self._counts[code] <= self.max_per_code:
