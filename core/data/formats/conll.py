@@ -128,23 +128,23 @@ def _sniff(lines: list[str], options: ReadOptions) -> _Dialect:
             continue
         counts[len(_fields(ln, d.sep))] += 1
     d.ncols = counts.most_common(1)[0][0] if counts else 2
-    # 1-based index column: by the majority of the sampled token lines (one bad line cannot switch it off)
+    # 1-based index column: by the majority of the sampled token lines (one bad line cannot switch it off; an id
+    # that continues the previous line's id across a stray blank line counts as in order)
     if d.ncols >= 3:
-        expected, sentences_seen, n_lines, n_ok = 1, 0, 0, 0
+        expected, last_id, n_lines, n_ok = 1, -1, 0, 0
         for ln in lines[:_SAMPLE_LINES]:
             if not ln or ln.isspace():
-                if expected > 1:
-                    sentences_seen += 1
-                    if sentences_seen >= 20:
-                        break
                 expected = 1
                 continue
             if (expected == 1 and _is_comment(ln, d.comments, True)) or ln.startswith("-DOCSTART-") \
                     or ln is d.header:
                 continue
+            first = _fields(ln, d.sep)[0]
             n_lines += 1
-            n_ok += _fields(ln, d.sep)[0] == str(expected)
-            expected += 1
+            ok = first == str(expected) or (first.isdigit() and first.isascii() and int(first) == last_id + 1)
+            n_ok += ok
+            last_id = int(first) if ok else -1
+            expected = (last_id + 1) if ok else expected + 1
         d.id_col = n_lines >= 2 and n_ok >= 0.9 * n_lines
     d.token_col = options.token_col
     d.tag_col = -1 if options.tag_col is None else options.tag_col
