@@ -63,8 +63,9 @@ with st.expander("Add a dataset", expanded=not existing):
     lang = c3.selectbox("Language", COMMON_LANGS, key="data_lang", accept_new_options=True,
                         help="auto: from a lang field, a comment, the file name, or detection per block of "
                              "sentences. Type any ISO code to force one.")
-    unit = c4.radio("Span offsets", ["char", "byte"], key="data_unit", horizontal=True,
-                    help="For span formats (doccano, Label Studio, spaCy): characters, or UTF-8 bytes.")
+    unit = c4.radio("Span offsets", ["auto", "char", "byte", "utf16"], key="data_unit", horizontal=True,
+                    help="For span formats (doccano, Label Studio, spaCy): characters, UTF-8 bytes, or UTF-16 code "
+                         "units (browser tools); auto picks the unit under which the spans' texts match.")
     special = st.checkbox("Read [SEP], [PAD], <pad>, X, -100 and empty labels as O", key="data_special_o",
                           help="Such labels mark tokenizer or loss positions, not entities. Off: each one is an "
                                "error with its file and line. On: read as O, with one warning counting them.")

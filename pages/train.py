@@ -183,16 +183,21 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
     except StudioError as exc:
         st.error(str(exc))
         cfg = None
-    n_errors = summ.get("n_errors", 0)
+    n_errors, n_left = summ.get("n_errors", 0), summ.get("n_left_out", 0)
     if n_errors:
-        st.error(f"The dataset has {n_errors} error(s): fix them (see the Data page) before training.")
+        st.warning(f"The dataset has {n_errors} error(s) in {n_left} sentence(s): Launch trains on the "
+                   f"{summ.get('n_train', 0):,} good training sentences; the {n_left} are left out and counted in "
+                   "the run's data (fix them on the Data page to use them).")
+        with st.expander(f"Sentences left out ({n_left})"):
+            st.dataframe(pd.DataFrame(summ.get("left_out", [])), hide_index=True, key="train_left_out")
     if cfg is not None:
         on = "gpu" if (device.startswith("cuda") or (device == "auto" and dev_info.gpus)) else "cpu"
         secs = estimate_duration(summ.get("n_train", 0), summ.get("avg_tokens", 15.0), cfg, on, dev_info.cpu_cores)
         st.caption(f"Estimated duration on {on.upper()}: about {format_seconds(secs)} (a rough estimate; the live "
                    "panel shows the real rate).")
-    if st.button("Launch", type="primary", key="train_launch",
-                 disabled=cfg is None or bool(n_errors) or not model or not summ.get("n_train")):
+    launch = f"Train on the {summ.get('n_train', 0):,} good sentences" if n_errors else "Launch"
+    if st.button(launch, type="primary", key="train_launch",
+                 disabled=cfg is None or not model or not summ.get("n_train")):
         try:
             with st.spinner("Starting the training process..."):
                 new = store.create_run(cfg, registry.run_data(store, ds), name=name or None,

@@ -44,7 +44,9 @@ def _add_read_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheme", help="force the input tagging scheme (IOB1, IOB2, IOBES, BILOU, BMES, IO)")
     p.add_argument("--token-col", type=int, help="0-based token column (column formats; default 0)")
     p.add_argument("--tag-col", type=int, help="0-based tag column (column formats; default last)")
-    p.add_argument("--offsets", choices=("char", "byte"), help="span offsets unit (default char)")
+    p.add_argument("--offsets", choices=("auto", "char", "byte", "utf16"),
+                   help="span offsets unit: characters (code points), UTF-8 bytes, or UTF-16 code units as browser "
+                        "tools count (default auto: the unit under which the spans' texts match)")
     p.add_argument("--no-detect", action="store_true", help="do not detect languages (unknown -> und)")
     p.add_argument("--special-as-o", action="store_true",
                    help="read labels that are no entity tags ([SEP], [PAD], <pad>, X, -100, empty) as O with a "
@@ -57,12 +59,18 @@ def _problem_rows(problems) -> list[dict]:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from core.data.loader import load_corpus
-    from core.data.validate import corpus_stats, validate
+    from core.data.loader import CorpusStream
+    from core.data.validate import CorpusChecker, StatsAccumulator
 
-    corpus = load_corpus(args.paths, _options(args))
-    validate(corpus, max_seq_length=args.max_seq_length)
-    stats = corpus_stats(corpus.sentences)
+    # streamed: memory bounded by a chunk of sentences and the statistics, not by the file (CoNLL files)
+    corpus = CorpusStream(args.paths, _options(args))
+    acc, checker = StatsAccumulator(), CorpusChecker(max_seq_length=args.max_seq_length)
+    for chunk in corpus:
+        for s in chunk:
+            acc.add(s)
+            checker.add(s)
+    checker.finish(corpus.report)
+    stats = acc.result()
     formats = sorted(set(corpus.formats.values()))
     schemes = sorted(set(corpus.schemes.values()))
     out = {

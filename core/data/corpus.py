@@ -82,7 +82,9 @@ class ReadOptions:
             ``NE=``/``name=``; an int reads that column.
         lang: language for every sentence (the user's choice); overrides detection but not explicit fields.
         detect_lang: run language detection where no language is given.
-        offset_unit: ``char`` (default) or ``byte`` (UTF-8 byte offsets) for span formats.
+        offset_unit: span offsets unit for span formats: ``auto`` (default: the unit under which the spans'
+            texts match, W132 when it is not ``char``), ``char`` (code points), ``byte`` (UTF-8 bytes) or
+            ``utf16`` (UTF-16 code units, as JavaScript and browser annotation tools count).
         encoding: force an encoding; None tries UTF-8 (BOM stripped), then cp1252/Latin-1 with a warning.
         scheme: force the tagging scheme of the file (``IOB1``, ``IOB2``, ``IOBES``, ``BILOU``, ``BMES``, ``IO``);
             None detects it.
@@ -92,6 +94,7 @@ class ReadOptions:
         special_as_o: read labels that are no entity tags (``[SEP]``, ``[PAD]``, ``<pad>``, ``X``, ``-100``,
             empty; :func:`core.data.schemes.non_entity_reason`) as ``O`` with one W120 warning per file, instead
             of an E104 error at each.
+        max_bytes: the largest file read into memory, in bytes (E131 beyond it); None for no limit.
     """
 
     format: str | None = None
@@ -99,7 +102,7 @@ class ReadOptions:
     tag_col: int | None = -1
     lang: str | None = None
     detect_lang: bool = True
-    offset_unit: str = "char"
+    offset_unit: str = "auto"
     encoding: str | None = None
     scheme: str | None = None
     split: str | None = None
@@ -109,6 +112,7 @@ class ReadOptions:
     lang_field: str = "lang"
     label_list: list[str] | None = None
     special_as_o: bool = False
+    max_bytes: int | None = 1 << 30
 
 
 @dataclass

@@ -6,14 +6,17 @@ This is the one entry point the CLI, the trainer and the UI use to turn files in
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from core.data.corpus import Corpus, ReadOptions, Sentence
 from core.kernel.errors import CorpusError, Report
 from core.data.langid import assign_languages
 from core.data.schemes import (SCHEMES, canonical_scheme, detect_scheme, is_valid_tag, non_entity_reason,
                                tag_problem, to_iob2)
+
+STREAM_CHUNK = 5000  # sentences per chunk of a streamed file (language detection runs per chunk)
 
 _SPLIT_WORDS = {
     "train": "train", "training": "train", "trn": "train",
@@ -164,3 +167,118 @@ def load_corpus(paths: Sequence[str] | str, options: ReadOptions | None = None,
         report.add("W114", "files use different tagging schemes: "
                    + ", ".join(f"{Path(p).name}={s}" for p, s in corpus.schemes.items()))
     return corpus
+
+
+@dataclass
+class CorpusStream:
+    """Sentences of files read one chunk at a time, for statistics over corpora larger than memory.
+
+    Iterating yields lists of at most :data:`STREAM_CHUNK` sentences, IOB2 tags, languages and splits assigned,
+    exactly as :func:`load_corpus` would give them except that language detection sees one chunk at a time.
+    CoNLL files are streamed from disk in two passes (the first detects the tagging scheme, which needs every
+    tag of the file); other formats are read whole, one file at a time. Memory is bounded by the largest
+    chunk (the largest sentence times :data:`STREAM_CHUNK`), the dialect sample and the largest non-CoNLL file.
+
+    Attributes:
+        paths: files or folders.
+        options: reading options.
+        splits: file -> split override, as :func:`load_corpus`.
+        report: every problem found, filled while iterating (capped per code; no per-error locations kept).
+        formats: file -> format, filled while iterating.
+        schemes: file -> source scheme, filled while iterating.
+    """
+
+    paths: Sequence[str]
+    options: ReadOptions = field(default_factory=ReadOptions)
+    splits: dict[str, str] | None = None
+    report: Report = field(default_factory=lambda: Report(keep_locations=False))
+    formats: dict[str, str] = field(default_factory=dict)
+    schemes: dict[str, str] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[list[Sentence]]:
+        from core.data.formats import _add_problem, corpus_files, detect_format, read_file
+        from core.data.formats.conll import iter_sentences
+        from core.data.formats.textio import HEAD_BYTES, check_text, iter_lines
+
+        opts, report = self.options, self.report
+        files: list[Path] = []
+        for item in self.paths:
+            p = Path(item)
+            files.extend(corpus_files(p) if p.is_dir() else [p])
+        read_any = False
+        first: CorpusError | None = None
+        for f in files:
+            path = str(f)
+            try:
+                fmt = opts.format
+                if fmt is None and f.is_file() and f.suffix.lower() not in (".parquet", ".conllu", ".ann"):
+                    with f.open("rb") as fh:
+                        head = fh.read(HEAD_BYTES * 4)
+                    check_text(path, head[:HEAD_BYTES])
+                    if head.strip():
+                        fmt = detect_format(f, head.decode("utf-8", errors="replace").lstrip("\ufeff"))
+                if fmt == "conll" and f.is_file():
+                    scheme = opts.scheme
+                    if scheme is None:
+                        scheme = detect_scheme(s.ner_tags for s in iter_sentences(path, iter_lines(f, Report(),
+                                               opts.encoding), opts, Report()))
+                    chunks = self._conll_chunks(path, iter_sentences(path, iter_lines(f, report, opts.encoding),
+                                                                     opts, report), scheme)
+                else:
+                    sentences, fmt = read_file(f, opts, report)
+                    scheme = normalize_tags(sentences, opts.scheme, report, path)
+                    chunks = iter([sentences[i:i + STREAM_CHUNK] for i in range(0, len(sentences), STREAM_CHUNK)])
+                self.formats[path], self.schemes[path] = fmt, scheme.upper() if scheme else scheme
+                split = (self.splits or {}).get(path) or opts.split or split_from_path(path)
+                for chunk in chunks:
+                    read_any = True
+                    for s in chunk:
+                        if s.split is None:
+                            s.split = split
+                    assign_languages(chunk, user_lang=opts.lang, detect_missing=opts.detect_lang)
+                    yield chunk
+            except CorpusError as exc:
+                if first is None:
+                    first = exc
+                _add_problem(report, exc)
+            except Exception as exc:  # noqa: BLE001 - a reader bug on one file must not lose the other files
+                err = CorpusError("E133", f"the reader failed on this file ({type(exc).__name__}: {str(exc)[:120]}); "
+                                  "the other files were read", file=path)
+                first = first or err
+                _add_problem(report, err)
+        if first is not None and not read_any:
+            raise first
+        if len(set(self.schemes.values())) > 1:
+            report.add("W114", "files use different tagging schemes: "
+                       + ", ".join(f"{Path(p).name}={s}" for p, s in self.schemes.items()))
+
+    def _conll_chunks(self, path: str, sentences: Iterator[Sentence], scheme: str) -> Iterator[list[Sentence]]:
+        """IOB2 chunks of a streamed CoNLL file (the file's scheme known)."""
+        src = "IOBES" if scheme.upper() == "BIOES" else scheme.upper()
+        if src not in SCHEMES:
+            raise CorpusError("E104", f"unknown tagging scheme {scheme!r}", file=path,
+                              fix=f"Use one of {', '.join(SCHEMES)}.")
+        repairs = 0
+        first: Sentence | None = None
+        chunk: list[Sentence] = []
+        n_sent = 0
+        for s in sentences:
+            n_sent += 1
+            s.ner_tags, n = to_iob2(s.ner_tags, src)
+            if n and first is None:
+                first = s
+            repairs += n
+            chunk.append(s)
+            if len(chunk) >= STREAM_CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+        if not n_sent:
+            raise CorpusError("E113", "no sentence could be read from this conll file"
+                              + (f" ({len(self.report.errors)} errors reported)" if self.report.errors else ""),
+                              file=path)
+        if repairs and first is not None:
+            self.report.add("W102", f"{repairs} entity start(s) had no begin tag in {src} data and were read as B- "
+                            f"(first in the sentence at this line)", file=path, line=first.line_start,
+                            text=" ".join(first.tokens[:12]))

@@ -20,7 +20,7 @@ CODES: dict[str, tuple[str, str]] = {
     # corpus errors
     "E101": ("file cannot be read", "Check the path and the file permissions."),
     "E102": ("unknown or undetectable format", "Pass --format with one of: conll, conllu, jsonl, json, csv, "
-             "tsv, parquet, doccano, labelstudio, spacy, spans, brat, table, harem."),
+             "tsv, parquet, doccano, labelstudio, spacy, spans, brat, table, harem, inline."),
     "E103": ("wrong number of columns", "Every token line needs the token and the tag column; fix the line or "
              "choose the columns with --token-col/--tag-col."),
     "E104": ("invalid tag", "Tags look like O, B-TYPE, I-TYPE (IOB2), E-/S- (IOBES), L-/U- (BILOU), M- (BMES) "
@@ -58,6 +58,19 @@ CODES: dict[str, tuple[str, str]] = {
     "W115": ("ambiguous or incomplete annotation",
              "The first alternative or category was kept and entities without a category were dropped; resolve "
              "the ambiguity in the file to choose otherwise."),
+    # reading rules (hostile input, offsets, inline markup, invalid bytes)
+    "E130": ("not a text corpus", "The file is binary (an image, archive, executable, ...): choose the corpus file "
+             "itself, saved as text."),
+    "E131": ("file too large", "Split the file, or read it with `python -m core inspect`, which streams CoNLL files."),
+    "E132": ("JSON nested too deeply", "NER records nest a few levels only; check that this is the right file."),
+    "E133": ("reader failed", "The reader met something it does not handle; the other files were read. Please "
+             "report the file's shape."),
+    "E134": ("inline markup error", "Tags look like [TYPE]text[/TYPE] or <TYPE>text</TYPE>, opened and closed on "
+             "one line."),
+    "W130": ("invalid UTF-8 bytes replaced", "The bytes were replaced by U+FFFD on this line only; save the file "
+             "as UTF-8 to keep the characters."),
+    "W131": ("empty span dropped", "A span holding only whitespace (or nothing) marks no word; it was dropped."),
+    "W132": ("offset unit detected", "Set the offset unit (char, byte, utf16) to silence this warning."),
     # configuration errors
     "E201": ("unknown configuration key", "Remove the key or fix its spelling."),
     "E202": ("invalid configuration value", "Use a value in the documented range."),
@@ -142,11 +155,17 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     max_per_code: int = 50
     _counts: dict[str, int] = field(default_factory=dict)
+    # (file, line, code) of every error with a line, beyond max_per_code too: which sentences hold errors.
+    # A streamed read keeps no sentences and sets keep_locations=False (memory bounded by max_per_code).
+    error_locations: list[tuple[str, int, str]] = field(default_factory=list)
+    keep_locations: bool = True
 
     def add(self, code: str, message: str, *, file: str = "", line: int = 0, text: str = "", fix: str = "",
             severity: str | None = None) -> None:
         """Record a problem. Beyond ``max_per_code`` problems of one code only the count grows."""
         sev = severity or (ERROR if code.startswith("E") else WARNING)
+        if sev == ERROR and line and self.keep_locations:
+            self.error_locations.append((file, line, code))
         self._counts[code] = self._counts.get(code, 0) + 1
         if self._counts[code] <= self.max_per_code:
             self.problems.append(Problem(code, sev, message, file, line, text, fix))
@@ -155,6 +174,7 @@ class Report:
         """Append another report's problems and counts."""
         for p in other.problems:
             self.problems.append(p)
+        self.error_locations.extend(other.error_locations)
         for k, v in other._counts.items():
             self._counts[k] = self._counts.get(k, 0) + v
 

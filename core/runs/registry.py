@@ -36,7 +36,7 @@ from core.data.loader import load_corpus
 from core.data.splits import SPLITS, apply_splits, random_split, split_by_file
 from core.runs.paths import check_server_paths
 from core.runs.store import Dataset, RunStore
-from core.data.validate import corpus_stats, validate
+from core.data.validate import bad_sentences, corpus_stats, validate
 
 MANIFEST = "dataset.json"
 RAW_DIR = "raw"
@@ -47,6 +47,7 @@ DEMO_DIR = PROJECT_ROOT / "assets" / "demo"
 DEMO_FILES = ("train.conll", "dev.conll", "test.conll")
 #: Model window (subwords) used for the W108 check of the Data page.
 VALIDATE_MAX_SEQ_LENGTH = 256
+LEFT_OUT_LISTED = 50  # sentences with errors listed by name in the summary (all are counted)
 
 
 @dataclass
@@ -79,7 +80,7 @@ class Manifest:
     def read_options(self) -> ReadOptions:
         o = self.options
         return ReadOptions(format=o.get("format") or None, scheme=o.get("scheme") or None,
-                           lang=o.get("lang") or None, offset_unit=o.get("offset_unit") or "char",
+                           lang=o.get("lang") or None, offset_unit=o.get("offset_unit") or "auto",
                            special_as_o=bool(o.get("special_as_o")))
 
 
@@ -233,8 +234,11 @@ def prepare(store: RunStore, dataset_id: str, manifest: Manifest | None = None) 
     loaded = load(manifest)
     out_dir = store.dataset_dir(dataset_id) / PREPARED_DIR
     prepared: dict[str, list[str]] = {}
+    # sentences holding an error are left out of the prepared files (training uses only the good ones) and listed
+    bad = bad_sentences(loaded.corpus.sentences, loaded.corpus.report)
+    good = [s for i, s in enumerate(loaded.corpus.sentences) if i not in bad]
     for split in SPLITS:
-        sents = [s for s in loaded.corpus.sentences if s.split == split]
+        sents = [s for s in good if s.split == split]
         path = out_dir / f"{split}.jsonl"
         if sents:
             write_corpus(sents, str(path), to="jsonl")
@@ -243,6 +247,11 @@ def prepare(store: RunStore, dataset_id: str, manifest: Manifest | None = None) 
             path.unlink()
     manifest.prepared = prepared
     manifest.summary = _summary(loaded)
+    manifest.summary["n_train"] = sum(1 for s in good if s.split == "train")
+    manifest.summary["n_left_out"] = len(bad)
+    manifest.summary["left_out"] = [
+        {"where": f"{Path(s.source).name}:{s.line_start}", "split": s.split, "error": f"{bad[i][1]} line {bad[i][0]}",
+         "text": " ".join(s.tokens[:12])} for i, s in enumerate(loaded.corpus.sentences) if i in bad][:LEFT_OUT_LISTED]
     manifest.updated = time.time()
     write_manifest(store, dataset_id, manifest)
     return loaded
@@ -354,7 +363,11 @@ def run_data(store: RunStore, dataset: Dataset) -> dict:
     return {"train": manifest.prepared.get("train", []), "dev": manifest.prepared.get("dev", []),
             "test": manifest.prepared.get("test", []), "lang": None, "format": "jsonl",
             "dataset_id": dataset.id, "dataset_name": dataset.name,
-            "languages": sorted(manifest.summary.get("languages", {}))}
+            "languages": sorted(manifest.summary.get("languages", {})),
+            # sentences with errors, left out of the prepared files (the run trains on the good ones)
+            "left_out": {"n_sentences": manifest.summary.get("n_left_out", 0),
+                         "n_errors": manifest.summary.get("n_errors", 0),
+                         "sentences": manifest.summary.get("left_out", [])}}
 
 
 def language_counts(sentences: Sequence[Sentence]) -> dict[str, int]:

@@ -369,7 +369,7 @@ def test_byte_offsets_yoruba_and_inside_a_character(tmp_path):
     assert sents[0].offsets == [(0, 3), (4, 11)]
     assert sents[1].ner_tags == ["O", "O"]  # kept, its span dropped
     assert [(p.code, p.line) for p in report.problems] == [("E109", 2)]
-    assert "inside a multi-byte" in report.problems[0].message
+    assert "inside a character when read as UTF-8 bytes" in report.problems[0].message
 
 
 def test_char_offsets_and_offset_unit_option(tmp_path):
@@ -379,11 +379,16 @@ def test_char_offsets_and_offset_unit_option(tmp_path):
     text = json.dumps({"text": YORUBA, "label": [[8, 18, "PER"]]}, ensure_ascii=False) + "\n"
     sents, _, report = read(tmp_path, "b.jsonl", text, offset_unit="byte")
     assert sents[0].ner_tags == ["O", "B-PER"] and report.problems == []
-    # byte offsets read as characters: out of range
+    # byte offsets read as characters: out of range, and the message names the unit that would match
     text = json.dumps({"text": AMHARIC, "label": [[10, 29, "PER"]]}, ensure_ascii=False) + "\n"
-    sents, _, report = read(tmp_path, "d.jsonl", text)
+    sents, _, report = read(tmp_path, "d.jsonl", text, offset_unit="char")
     assert sents[0].ner_tags == ["O", "O", "O"]
     assert codes(report) == ["E108"]
+    assert "it matches as UTF-8 bytes" in report.problems[0].message
+    # offset unit auto (the default) reads the same file as bytes and says so
+    sents, _, report = read(tmp_path, "d.jsonl", text)
+    assert sents[0].ner_tags == ["O", "B-PER", "I-PER"]
+    assert codes(report) == ["W132"] and "UTF-8 bytes" in report.problems[0].message
 
 
 def test_span_off_word_boundary_is_e109_with_text(tmp_path):
@@ -650,3 +655,147 @@ def test_locate_and_resolve_overlaps():
     assert locate_span(text, 1, 8, starts, ends) is None
     kept, dropped = resolve_overlaps([(0, 2, "A"), (0, 3, "B"), (2, 3, "C"), (5, 6, "D")])
     assert kept == [(0, 3, "B"), (5, 6, "D")] and dropped == [(0, 2, "A"), (2, 3, "C")]
+
+
+# ---------------------------------------------------------------------------------------------- issue 10: readers
+# Regression tests with the right values for each "Why" bullet of the readers' half of issue 10.
+
+from core.data.loader import CorpusStream, load_corpus  # noqa: E402
+
+
+def test_utf16_offsets_after_an_emoji_are_read_with_auto_and_named_when_wrong(tmp_path):
+    text = "I ❤️ 🎉 Paris and Ada"  # the emoji 🎉 is 2 UTF-16 code units, 1 character
+    s16 = len("I ❤️ 🎉 ".encode("utf-16-le")) // 2
+    recs = [{"data": {"text": text}, "annotations": [{"result": [
+        {"value": {"start": s16, "end": s16 + 5, "text": "Paris", "labels": ["LOC"]}},
+        {"value": {"start": s16 + 10, "end": s16 + 13, "text": "Ada", "labels": ["PER"]}}]}]}]
+    path = write(tmp_path, "ls.json", json.dumps(recs, ensure_ascii=False))
+    report = Report()
+    sents, fmt = read_file(path, ReadOptions(), report)
+    assert fmt == "labelstudio"
+    assert [t for t, g in zip(sents[0].tokens, sents[0].ner_tags) if g != "O"] == ["Paris", "Ada"]
+    assert codes(report) == ["W132"] and "UTF-16 code units" in report.problems[0].message
+    report = Report()
+    sents, _ = read_file(path, ReadOptions(offset_unit="utf16"), report)
+    assert report.problems == [] and sents[0].ner_tags.count("O") == len(sents[0].tokens) - 2
+    report = Report()
+    read_file(path, ReadOptions(offset_unit="char"), report)  # the old reading: off by one, then out of range
+    assert codes(report) == ["E110", "E108"]
+    assert all("it matches as UTF-16 code units" in p.message for p in report.problems)
+
+
+def test_a_span_that_matches_under_no_unit_is_an_error_showing_its_text(tmp_path):
+    text = json.dumps({"text": "Ada 🎉 met Bob", "entities": [{"start": 0, "end": 3, "label": "PER", "text": "Ada"},
+                                                          {"start": 9, "end": 12, "label": "PER", "text": "Zed"}]},
+                      ensure_ascii=False)
+    sents, _, report = read(tmp_path, "x.jsonl", text + "\n")
+    assert sents[0].ner_tags[0] == "B-PER"
+    [p] = report.errors
+    assert p.code == "E110" and p.text == "Zed" and "matches under no offset unit" in p.message
+
+
+def test_whitespace_only_and_empty_spans_are_warnings_not_errors(tmp_path):
+    text = json.dumps({"text": "Ada  met Bob", "label": [[0, 3, "PER"], [3, 5, "PER"], [9, 9, "PER"]]}) + "\n"
+    sents, _, report = read(tmp_path, "w.jsonl", text)
+    assert sents[0].ner_tags == ["B-PER", "O", "O"]
+    assert codes(report) == ["W131", "W131"] and report.errors == []
+
+
+def test_inline_markup_on_text_without_spaces_is_read_as_inline(tmp_path):
+    lines = ["\ufeff我爱[LOC]北京[/LOC]和[PERSON]小明[/PERSON]。", "<PER>阿达</PER>住在<LOC>伦敦</>。",
+             "今天天气很好。", '<ENAMEX TYPE="ORG">联合国</ENAMEX>开会[sic]。']
+    sents, fmt, report = read(tmp_path, "zh.txt", "\r\n".join(lines) + "\r\n")
+    assert fmt == "inline" and len(sents) == 4 and report.problems == []
+    assert sents[0].tokens == list("我爱北京和小明。")
+    assert sents[0].ner_tags == ["O", "O", "B-LOC", "I-LOC", "O", "B-PERSON", "I-PERSON", "O"]
+    assert sents[1].ner_tags[:2] == ["B-PER", "I-PER"] and sents[1].ner_tags[4:6] == ["B-LOC", "I-LOC"]
+    assert sents[2].ner_tags == ["O"] * 7
+    assert sents[3].tokens[-4:] == ["[", "sic", "]", "。"]  # a bracket that never pairs is text
+    assert {t for s in sents for t in s.ner_tags} == {"O", "B-LOC", "I-LOC", "B-PERSON", "I-PERSON", "B-PER",
+                                                       "I-PER", "B-ORG", "I-ORG"}
+
+
+def test_inline_unclosed_tag_is_one_error_and_the_rest_of_the_line_kept(tmp_path):
+    text = "[PER]Ada[/PER] met [PER]Bob in [LOC]Rome[/LOC]\n[PER]Cid[/PER] left\n"
+    sents, fmt, report = read(tmp_path, "a.txt", text)
+    assert fmt == "inline" and [(p.code, p.line) for p in report.problems] == [("E134", 1)]
+    assert sents[0].tokens == ["Ada", "met", "Bob", "in", "Rome"]
+    assert sents[0].ner_tags == ["B-PER", "O", "O", "O", "B-LOC"] and sents[1].ner_tags == ["B-PER", "O"]
+
+
+def test_a_stray_tab_line_in_a_space_separated_file_is_one_error(tmp_path):
+    text = "Ann B-PER\nlives O\n\nin O\nParis B-LOC \t\n\nBob B-PER\nRome B-LOC\n"
+    sents, _, report = read(tmp_path, "s.conll", text)
+    assert [(p.code, p.line) for p in report.problems] == [("E103", 5)]
+    assert [s.ner_tags for s in sents] == [["B-PER", "O"], ["O", "B-LOC"], ["B-PER", "B-LOC"]]
+    assert sents[1].tokens == ["in", "Paris"]
+
+
+def test_a_line_without_tab_in_a_tab_file_is_one_error(tmp_path):
+    text = "Ann\tB-PER\nlives\tO\n\nin O\nParis\tB-LOC\n\nBob\tB-PER\n"
+    sents, _, report = read(tmp_path, "t.conll", text)
+    assert [(p.code, p.line) for p in report.problems] == [("E103", 4)]
+    assert [s.tokens for s in sents] == [["Ann", "lives"], ["in", "Paris"], ["Bob"]]
+
+
+def test_one_invalid_utf8_byte_is_replaced_on_its_line_only(tmp_path):
+    data = "España B-LOC\nes O\n\nКиїв B-LOC\n".encode("utf-8") + b"caf\xe9 O\n\n" + "北京 B-LOC\n".encode("utf-8")
+    sents, _, report = read(tmp_path, "u.conll", data)
+    assert [s.tokens for s in sents] == [["España", "es"], ["Київ", "caf\ufffd"], ["北京"]]
+    assert [(p.code, p.line) for p in report.problems] == [("W130", 5)]
+
+
+def test_a_file_mostly_not_utf8_is_still_read_as_cp1252(tmp_path):
+    data = "España B-LOC\nJosé B-PER\nes O\n".encode("cp1252")
+    sents, _, report = read(tmp_path, "l.conll", data)
+    assert sents[0].tokens == ["España", "José", "es"] and codes(report) == ["W101"]
+
+
+def test_json_nested_1000_deep_is_a_coded_error_and_the_good_file_is_kept(tmp_path):
+    deep = write(tmp_path, "deep.json", "[" * 1000 + "]" * 1000)
+    deep_line = write(tmp_path, "deep.jsonl", '{"tokens": ["A"], "ner_tags": ["O"]}\n'
+                      + '{"tokens": ' + "[" * 1000 + "]" * 1000 + "}\n")
+    good = write(tmp_path, "good.jsonl", '{"tokens": ["Ada"], "ner_tags": ["B-PER"]}\n')
+    corpus = load_corpus([str(deep), str(deep_line), str(good)])
+    assert [s.tokens for s in corpus.sentences] == [["A"], ["Ada"]]
+    assert ("E132", str(deep_line), 2) in [(p.code, p.file, p.line) for p in corpus.report.problems]
+    assert any(p.code == "E132" and p.file == str(deep) for p in corpus.report.problems)
+    assert not any(p.code == "E133" for p in corpus.report.problems)
+
+
+def test_a_png_renamed_conll_is_not_a_text_corpus(tmp_path):
+    png = write(tmp_path, "img.conll", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    good = write(tmp_path, "good.conll", "Ada B-PER\n")
+    corpus = load_corpus([str(png), str(good)])
+    assert [s.tokens for s in corpus.sentences] == [["Ada"]] and corpus.label_list == ["O", "B-PER", "I-PER"]
+    [p] = corpus.report.errors
+    assert (p.code, p.file) == ("E130", str(png)) and "PNG image" in p.message
+    with pytest.raises(CorpusError, match="binary data"):
+        read_file(write(tmp_path, "nul.txt", bytes(range(256)) * 4))
+
+
+def test_weibo_digits_survive_a_bad_first_line_and_never_fire_on_synthetic_tokens(tmp_path):
+    chars = "我们在北京大学学习中文很开心今天天气很好明天见"
+    weibo = "坏行 O\n" + "".join(f"{c}{i % 2}\tO\n" + ("\n" if i % 6 == 5 else "") for i, c in enumerate(chars))
+    sents, _, _ = read(tmp_path, "weibo.conll", weibo)
+    assert "".join(t for s in sents for t in s.tokens).endswith(chars)
+    synthetic = "".join(f"w{i} O\n" + ("\n" if i % 5 == 4 else "") for i in range(40))
+    sents, _, _ = read(tmp_path, "w.conll", synthetic)
+    assert sents[0].tokens == ["w0", "w1", "w2", "w3", "w4"]
+
+
+def test_comment_dialect_is_decided_by_the_majority_not_the_first_line(tmp_path):
+    text = "# sent_id = 1\n" + "".join(f"# x O\ntok{i} B-PER\n\n" for i in range(5))
+    sents, _, _ = read(tmp_path, "c.conll", text)
+    assert sents[1].tokens == ["#", "tok1"]  # '#' is a token here: one key = value line is no dialect
+
+
+def test_streamed_inspect_equals_load_corpus(tmp_path):
+    text = "".join(f"w{i} B-PER\nx I-PER\ny O\nz{i % 3} O\n\n" for i in range(12_000))
+    path = write(tmp_path, "big.conll", text + "bad\n")
+    corpus = load_corpus([str(path)])
+    stream = CorpusStream([str(path)])
+    chunks = list(stream)
+    assert len(chunks) == 3 and sum(map(len, chunks)) == len(corpus.sentences) == 12_000
+    assert [s.ner_tags for c in chunks for s in c] == [s.ner_tags for s in corpus.sentences]
+    assert [(p.code, p.line) for p in stream.report.problems] == [(p.code, p.line) for p in corpus.report.problems]

@@ -13,7 +13,7 @@ How counts are compared:
 * Span formats (doccano, spans, BRAT, HAREM): SOURCE.md counts every annotation in the file, including nested,
   discontinuous, ambiguous and misaligned ones that flat IOB2 cannot hold. The readers keep one flat level and
   report every span they drop, so the comparable number is ``kept + dropped as reported`` (W103 and W115 give
-  counts, each E104/E108/E109/E110 is one span); a lost span that is not reported fails the test. Likewise
+  counts, each E104/E108/E109/E110/W131 is one span); a lost span that is not reported fails the test. Likewise
   records skipped for empty text are reported (W112) and counted back for the sentence count.
 * ``documents``: distinct ``(source, doc_id)`` pairs (a MultiLeg file or a BRAT document is one document).
 * :data:`DEVIATIONS` lists the counts SOURCE.md defines differently, with the reason.
@@ -109,6 +109,8 @@ def _dropped(report: Report, fmt_is_span: bool) -> int:
             m = re.search(r"(\d+) entities (of other|without)", p.message)
             n += int(m.group(1)) if m else 0
         elif p.code == "E109":
+            n += 1
+        elif p.code == "W131":  # empty or whitespace-only spans: dropped with a warning (issue 10)
             m = re.search(r"(\d+) entities cover only whitespace", p.message)
             n += int(m.group(1)) if m else 1
         elif p.code in ("E104", "E108", "E110") and fmt_is_span:

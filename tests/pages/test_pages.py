@@ -212,7 +212,7 @@ def test_data_server_path_with_forced_options(store, tmp_path):
     [ds] = store.list_datasets()
     m = registry.read_manifest(store, ds.id)
     assert m.files == files and m.source == "path"
-    assert m.options == {"format": "conll", "scheme": "IOB2", "lang": "de", "offset_unit": "char",
+    assert m.options == {"format": "conll", "scheme": "IOB2", "lang": "de", "offset_unit": None,  # auto
                          "special_as_o": False}
     assert list(frame(at, "language", "entities")["language"]) == ["de"]
 
@@ -323,13 +323,23 @@ def test_train_form_estimate_and_launch(store, tmp_path, launched):
     assert at.selectbox(key="train_run").value == run.run_id
 
 
-def test_train_launch_disabled_while_dataset_has_errors(store, tmp_path):
-    bad = tmp_path / "bad_train.jsonl"
-    bad.write_text('{"tokens": ["Ann"], "ner_tags": ["B-PER"]}\n{broken\n', encoding="utf-8")
+def test_train_launch_offers_the_good_sentences_of_a_dataset_with_errors(store, tmp_path, launched):
+    # one bad line (E103, a lone column) inside the second sentence: that sentence is left out, the others train
+    bad = tmp_path / "bad_train.conll"
+    bad.write_text("Ann B-PER\nlives O\n\nBob B-PER\nstray\nruns O\n\nCid B-PER\nsings O\n", encoding="utf-8")
     registry.create(store, "bad", files=[str(bad)], options={"lang": "en"})
     at = open_page("train")
-    assert at.button(key="train_launch").disabled is True
-    assert any("error" in e.value for e in at.error)
+    launch = at.button(key="train_launch")
+    assert launch.disabled is False and launch.label == "Train on the 2 good sentences"
+    assert any("1 sentence(s)" in w.value for w in at.warning)
+    launch.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [run] = store.list_runs()
+    left = run.data["left_out"]
+    assert left["n_sentences"] == 1 and left["sentences"][0]["where"] == "bad_train.conll:4"
+    assert left["sentences"][0]["error"] == "E103 line 5"
+    [train] = run.data["train"]
+    assert [json.loads(x)["tokens"] for x in open(train, encoding="utf-8")] == [["Ann", "lives"], ["Cid", "sings"]]
 
 
 # ------------------------------------------------------------------------------------------------ Runs

@@ -27,13 +27,14 @@ Modules and the formats they read:
 ``table``      ``table``: one token per row with a sentence-id column (Kaggle ``Sentence #,Word,Tag``, ATISNER)
 ``brat``       ``brat``: ``.txt`` + ``.ann`` standoff pairs (also the all-TAB NER-UK variant)
 ``harem``      ``harem``: HAREM inline markup (Second HAREM XML, First HAREM SGML)
+``inline``     ``inline``: ``[TYPE]text[/TYPE]``, ``<TYPE>text</TYPE>``, MUC ``<ENAMEX TYPE=..>``, a sentence a line
+``textio``     bytes to text: binary files refused, encoding per line, size limits, streamed lines
 ``words``      the word-splitting rule shared by the span formats
 =============  ==================================================================================================
 """
 
 from __future__ import annotations
 
-import codecs
 import importlib
 import json
 import re
@@ -42,10 +43,12 @@ from typing import Iterable
 
 from core.data.corpus import ReadOptions, Sentence
 from core.kernel.errors import CorpusError, Report
+from core.data.formats.jsonio import too_deep
+from core.data.formats.textio import read_text
 
 # Format names accepted by --format / ReadOptions.format.
 FORMATS = ("conll", "conllu", "jsonl", "json", "csv", "tsv", "parquet", "doccano", "labelstudio", "spacy",
-           "brat", "table", "spans", "harem")
+           "brat", "table", "spans", "harem", "inline")
 
 # format -> (module, function) of its reader (imported on first use).
 _READERS = {
@@ -63,74 +66,31 @@ _READERS = {
     "table": ("table", "read"),
     "brat": ("brat", "read"),
     "harem": ("harem", "read"),
+    "inline": ("inline", "read"),
 }
 
 
-def _latin1_fallback(exc: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: bytes cp1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) decode as Latin-1."""
-    if not isinstance(exc, UnicodeDecodeError):
-        raise exc
-    return exc.object[exc.start:exc.end].decode("latin-1"), exc.end
-
-
-codecs.register_error("nerstudio-latin1", _latin1_fallback)
-
-
 def decode_file(path: str | Path, options: ReadOptions | None, report: Report) -> str:
-    """Read a file and decode it to text.
+    """Read a file and decode it to text by the rules of :mod:`core.data.formats.textio`.
 
-    Rules: a UTF-8 byte order mark at the start is removed (``U+FEFF`` elsewhere is kept: it can sit inside a
-    token); a UTF-16 BOM selects UTF-16. Otherwise UTF-8 is tried; when it fails the file is decoded as cp1252
-    (the Windows superset of Latin-1 most "Latin-1" corpora really use, e.g. conll2003_de, HAREM), with Latin-1
-    for the five bytes cp1252 leaves undefined, and a W101 warning gives the first offending line.
-    ``options.encoding`` forces an encoding (no fallback). Line endings are not touched.
+    Binary files are refused (E130), the encoding is decided per line (invalid UTF-8 bytes replaced and
+    reported per line, W130; cp1252 only for a file mostly not UTF-8, W101), a leading BOM is removed, and the
+    file may hold at most ``options.max_bytes`` (E131). ``options.encoding`` forces an encoding (no fallback).
+    Line endings are not touched.
 
     Args:
         path: the file.
-        options: read options (only ``encoding`` is used); None for defaults.
-        report: receives W101.
+        options: read options (``encoding``, ``max_bytes``); None for defaults.
+        report: receives W101/W130.
 
     Returns:
         The decoded text.
 
     Raises:
-        CorpusError: E101 when the file cannot be read or does not decode with a forced encoding.
+        CorpusError: E101 (unreadable, or not valid in a forced encoding), E130 (binary), E131 (too large).
     """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise CorpusError("E101", f"cannot read the file: {exc.strerror or exc}", file=str(p)) from exc
-    forced = options.encoding if options is not None else None
-    if forced:
-        try:
-            text = data.decode(forced)
-        except LookupError as exc:
-            raise CorpusError("E101", f"unknown encoding {forced!r}", file=str(p),
-                              fix="Use a Python codec name such as utf-8, cp1252, latin-1.") from exc
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise CorpusError("E101", f"the file is not valid {forced} (byte {exc.start})", file=str(p),
-                              line=line, fix="Choose the file's real encoding, or let the studio detect it.") from exc
-        return text[1:] if text.startswith("\ufeff") else text
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16").removeprefix("\ufeff")
-        except UnicodeDecodeError as exc:
-            raise CorpusError("E101", "the file starts with a UTF-16 byte order mark but is not valid UTF-16",
-                              file=str(p), fix="Save the file as UTF-8.") from exc
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        text = data.decode("cp1252", errors="nerstudio-latin1")
-        lines = text.split("\n")
-        bad = lines[line - 1].rstrip("\r") if line - 1 < len(lines) else ""
-        report.add("W101", f"the file is not valid UTF-8 (first invalid byte 0x{data[exc.start]:02X} on line "
-                   f"{line}); it was read as cp1252/Latin-1", file=str(p), line=line, text=bad)
-        return text
+    options = options or ReadOptions()
+    return read_text(path, report, options.encoding, options.max_bytes)
 
 
 # ---------------------------------------------------------------------------------------------- detection
@@ -193,7 +153,7 @@ def _sniff_json(path: Path, text: str) -> str | None:
         return None
     try:
         first = _first_json_value(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep (E132 in the reader)
         return None
     if stripped[0] == "[":
         if first == []:
@@ -218,7 +178,7 @@ def _sniff_json(path: Path, text: str) -> str | None:
         for line in stripped.split("\n", 200)[1:200]:
             try:
                 f2, d2 = _classify(json.loads(line))
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep (E132 in the reader)
                 continue
             fam = fam or f2
             if d2:
@@ -252,7 +212,8 @@ def detect_format(path: str | Path, text: str) -> str:
     ``annotations``/``completions`` -> labelstudio, ``tokens`` -> jsonl (json for an array), ``spans`` with
     ``start_byte`` or ``entities`` with ``span`` -> spans, ``entities``/``ents``/``spans`` -> spacy,
     ``text`` + ``label``/``labels`` -> doccano); HAREM markup (``<colHAREM``/``<DOC>``) -> harem; a header row
-    with a sentence-id column -> table, with ``tokens``/``ner_tags`` columns -> csv/tsv; 10 TAB-separated
+    with a sentence-id column -> table, with ``tokens``/``ner_tags`` columns -> csv/tsv; inline markup
+    (``[PER]...[/PER]``, ``<PER>...</PER>`` pairs on lines that are not token/tag columns) -> inline; 10 TAB-separated
     fields with a numeric ID -> conllu; otherwise token-per-line columns (two or more) -> conll.
 
     Args:
@@ -288,7 +249,7 @@ def detect_format(path: str | Path, text: str) -> str:
         # JSON that the first record did not settle (e.g. a span array whose first record lacks the key)
         try:
             whole = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep (E132 in the reader)
             whole = None
         if isinstance(whole, list):
             fallback = None
@@ -299,12 +260,18 @@ def detect_format(path: str | Path, text: str) -> str:
                     return "json" if fam == "jsonl" else fam
             if fallback is not None:
                 return fallback
+        if too_deep(stripped) is not None:  # the JSON reader reports E132 and keeps the records before it
+            return "json" if stripped[0] == "[" else "jsonl"
     if stripped.startswith("<"):
         if "<colHAREM" in stripped[:2000] or stripped.startswith("<DOC>") or "<DOCID>" in stripped[:500]:
             return "harem"
     fam = _sniff_header(text)
     if fam is not None:
         return fam
+    from core.data.formats import inline
+
+    if inline.sniff(text):
+        return "inline"
     sample = [ln.rstrip("\r") for ln in text[:200_000].split("\n")[:400]]
     data = [ln for ln in sample if ln.strip() and not ln.startswith("#")]
     if data and all(len(ln.split("\t")) == 10 for ln in data[:50]) and data[0].split("\t")[0].isdigit():
@@ -429,15 +396,21 @@ def read_paths(paths: str | Path | Iterable[str | Path], options: ReadOptions | 
             first, first_at = CorpusError("E113", "the folder holds no corpus file", file=str(p)), \
                 len(report.problems)
         for f in files:
+            failure: CorpusError | None = None
             try:
                 sentences, fmt = read_file(f, options, report)
             except CorpusError as exc:
-                if first is None:
-                    first, first_at = exc, len(report.problems)
-                else:
-                    _add_problem(report, exc)
-                continue
-            out.append((str(f), sentences, fmt))
+                failure = exc
+            except Exception as exc:  # noqa: BLE001 - a reader bug on one file must not lose the other files
+                failure = CorpusError("E133", f"the {options.format or 'detected'} reader failed on this file "
+                                      f"({type(exc).__name__}: {str(exc)[:120]}); the other files were read",
+                                      file=str(f))
+            if failure is None:
+                out.append((str(f), sentences, fmt))
+            elif first is None:
+                first, first_at = failure, len(report.problems)
+            else:
+                _add_problem(report, failure)
     if first is not None:
         if not out:
             raise first

@@ -197,6 +197,6 @@ def read(path: str, text: str, options: ReadOptions, report: Report) -> list[Sen
                     sent.line_end = uline + l2 - 1
                     out.append(sent)
             if placed < len(uspans):
-                report.add("E109", f"{where}{len(uspans) - placed} entities cover only whitespace; dropped",
+                report.add("W131", f"{where}{len(uspans) - placed} entities cover only whitespace; dropped",
                            file=path, line=uline)
     return out

@@ -95,6 +95,8 @@ def _as_list(value: object) -> list | None:
         if s.startswith("[") and s.endswith("]"):
             try:
                 out = json.loads(s)
+            except RecursionError:  # nested deeper than the parser allows: not a token list
+                out = None
             except ValueError:
                 try:
                     out = ast.literal_eval(s)

@@ -18,12 +18,19 @@ spans                 MasakhaNER-X ``{"text", "spans": [{"start_byte", "limit_by
                       Stockmark ``{"curid", "text", "entities": [{"name", "span": [start, end], "type"}]}``
 =====================  ======================================================================================
 
-Offsets are code-point (character) offsets, end exclusive, unless the keys say bytes (``start_byte``) or
-``options.offset_unit == "byte"``; byte offsets are converted by slicing the UTF-8 encoding, and an offset that
-falls inside a multi-byte character is E109. Text is split into words by :func:`core.data.formats.words.split_words`
-(rule in that module); spans are mapped to words and written as IOB2 tags:
+**Offset units** (``options.offset_unit``), end exclusive: ``char`` (code points, Python's ``str`` indexing,
+doccano and Stockmark), ``byte`` (UTF-8 bytes; also whenever the keys say so, ``start_byte``), ``utf16`` (UTF-16
+code units, as JavaScript and so browser annotation tools count: an emoji is 2 units, 1 character), and
+``auto`` (the default): the unit under which most of the file's spans match -- their stored text equals the
+covered text, or, with no stored text, they fall on word boundaries -- counted only over spans whose reading
+depends on the unit (ties: char, then utf16, then byte); W132 says so when it is not ``char``. A span that fails
+names the units under which it would match, or says it matches under none (E108/E109/E110, with its text).
+Text is split into words by :func:`core.data.formats.words.split_words` (rule in that module); spans are
+mapped to words and written as IOB2 tags:
 
-* out of range (not ``0 <= start < end <= len(text)``) -> E108, span dropped;
+* out of range (not ``0 <= start <= end <= size``) -> E108, span dropped; an offset inside a character (half
+  of a UTF-8 sequence or of a surrogate pair) -> E109, span dropped;
+* empty or whitespace-only (``start == end``, a stray annotator click) -> W131, span dropped, no error;
 * a stored surface (Label Studio ``text``, Stockmark ``name``) that differs from ``text[start:end]`` -> E110,
   span dropped (one of the two is wrong; the studio does not guess which);
 * start/end not on word boundaries -> E109 with the span's text, span dropped, sentence kept;
@@ -150,16 +157,109 @@ def _record_parts(rec: object, options: ReadOptions) -> tuple[str, list, dict]:
     raise _Skip("E106", "no span field (label, labels, entities, spans or ents)")
 
 
-def _byte_to_char(text: str, data: bytes, off: int) -> int | None:
-    """Character offset of UTF-8 byte offset ``off``; None when it falls inside a character."""
-    try:
-        return len(data[:off].decode("utf-8"))
-    except UnicodeDecodeError:
-        return None
+UNITS = ("char", "byte", "utf16")
+_UNIT_NAMES = {"char": "characters", "byte": "UTF-8 bytes", "utf16": "UTF-16 code units"}
+
+
+class _Units:
+    """Offset conversion of one text: ``char`` (code points, Python's ``str`` indexing), ``byte`` (UTF-8, as
+    MasakhaNER-X and Go/Rust tools count) and ``utf16`` (UTF-16 code units, as JavaScript and so every browser
+    annotation tool counts: an emoji or a CJK extension-B character is 2 units, 1 code point)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._enc: dict[str, bytes] = {}
+
+    def size(self, unit: str) -> int:
+        if unit == "char":
+            return len(self.text)
+        return len(self._encoded(unit)) // (2 if unit == "utf16" else 1)
+
+    def _encoded(self, unit: str) -> bytes:
+        if unit not in self._enc:
+            self._enc[unit] = self.text.encode("utf-16-le" if unit == "utf16" else "utf-8", errors="surrogatepass")
+        return self._enc[unit]
+
+    def same_as_char(self, unit: str) -> bool:
+        return unit == "char" or self.size(unit) == len(self.text)
+
+    def to_char(self, off: int, unit: str) -> int | None:
+        """Character offset of ``off`` in ``unit``; None when it falls inside a character."""
+        if self.same_as_char(unit):
+            return off
+        codec, width = ("utf-16-le", 2) if unit == "utf16" else ("utf-8", 1)
+        try:
+            return len(self._encoded(unit)[:off * width].decode(codec))
+        except UnicodeDecodeError:
+            return None
+
+    def span(self, s: int, e: int, unit: str) -> tuple[int, int] | str:
+        """``(start, end)`` in characters, or why not: ``"outside"``, ``"inside"`` (cuts a character)."""
+        if not 0 <= s <= e <= self.size(unit):
+            return "outside"
+        cs, ce = self.to_char(s, unit), self.to_char(e, unit)
+        if cs is None or ce is None:
+            return "inside"
+        return cs, ce
+
+
+def _matches(units: _Units, s: int, e: int, surface: str | None, starts: dict, ends: dict, unit: str) -> bool:
+    """Whether a span reads sensibly in ``unit``: its stored text equals the covered text, or (no stored text)
+    it covers non-blank text on word boundaries."""
+    sp = units.span(s, e, unit)
+    if isinstance(sp, str) or sp[0] >= sp[1]:
+        return False
+    covered = units.text[sp[0]:sp[1]]
+    if surface is not None:
+        return covered == surface or covered.strip() == surface.strip()
+    return locate_span(units.text, sp[0], sp[1], starts, ends) is not None
+
+
+def choose_unit(records: list[tuple[str, list]]) -> tuple[str, dict[str, int], int]:
+    """The offset unit under which most spans of a file match (rule of :func:`_matches`).
+
+    Args:
+        records: ``(text, span items)`` of every record of the file.
+
+    Returns:
+        ``(unit, matches per unit, spans where the units differ)``; ties go to ``char``, then ``utf16``, then
+        ``byte``. Spans on ASCII text (where the units agree) count for every unit alike.
+    """
+    score = dict.fromkeys(UNITS, 0)
+    differ = 0
+    for text, items in records:
+        units = _Units(text)
+        if all(units.same_as_char(u) for u in UNITS):
+            continue
+        words = split_words(text)
+        starts, ends = word_index(words)
+        for item in items:
+            try:
+                s, e, _label, surface, is_byte = _span_item(item)
+            except ValueError:
+                continue
+            if is_byte or not isinstance(s, int) or not isinstance(e, int) or isinstance(s, bool):
+                continue
+            ok = {u: _matches(units, s, e, surface, starts, ends, u) for u in UNITS}
+            if len(set(ok.values())) > 1:
+                differ += 1
+                for u, v in ok.items():
+                    score[u] += v
+    best = max(UNITS, key=lambda u: (score[u], -UNITS.index(u) if u != "utf16" else -0.5))
+    return best, score, differ
+
+
+def _other_units(units: _Units, s: int, e: int, surface: str | None, starts: dict, ends: dict,
+                 used: str) -> str:
+    """Message tail naming the units under which a failing span would match, or saying there is none."""
+    other = [u for u in UNITS if u != used and _matches(units, s, e, surface, starts, ends, u)]
+    if other:
+        return f" (it matches as {' or '.join(_UNIT_NAMES[u] for u in other)}: check the offset unit)"
+    return " (it matches under no offset unit: characters, UTF-8 bytes, UTF-16 code units)"
 
 
 def spans_to_sentence(text: str, items: list, fields: dict, line: int, options: ReadOptions, path: str,
-                      report: Report, where: str = "") -> Sentence | None:
+                      report: Report, where: str = "", unit: str | None = None) -> Sentence | None:
     """Build one Sentence from raw text and span items (rules in the module docstring).
 
     Args:
@@ -169,15 +269,21 @@ def spans_to_sentence(text: str, items: list, fields: dict, line: int, options: 
         line: 1-based line of the record (0 when unknown).
         options: ``offset_unit`` and field names.
         path: file, for problems.
-        report: receives E104, E108, E109, E110, W103, W112.
+        report: receives E104, E108, E109, E110, W103, W112, W131.
         where: location prefix for messages when ``line`` is 0 (``record 7: ``).
+        unit: the offset unit (``char``, ``byte``, ``utf16``); None for ``options.offset_unit`` (``auto`` there
+            reads characters: :func:`read` decides ``auto`` for a whole file). Byte-keyed spans
+            (``start_byte``) are bytes whatever the unit.
     """
     if not text.strip():
         report.add("W112", f"{where}record with empty text skipped", file=path, line=line)
         return None
     words = split_words(text)
     starts, ends = word_index(words)
-    data: bytes | None = None
+    units = _Units(text)
+    base = unit or options.offset_unit
+    if base not in UNITS:
+        base = "char"
     n = len(text)
     found: list[tuple[int, int, str, str]] = []
     for item in items:
@@ -194,30 +300,31 @@ def spans_to_sentence(text: str, items: list, fields: dict, line: int, options: 
             report.add("E108", f"{where}span offsets must be integers, got {s!r}, {e!r}; span dropped", file=path,
                        line=line, text=str(item)[:200])
             continue
-        unit = "byte" if is_byte or options.offset_unit == "byte" else "char"
-        if unit == "byte":
-            if data is None:
-                data = text.encode("utf-8")
-            if not 0 <= s < e <= len(data):
-                report.add("E108", f"{where}byte span {s}-{e} {label} is outside the text (0-{len(data)} bytes); "
-                           "span dropped", file=path, line=line, text=str(item)[:200])
-                continue
-            cs, ce = _byte_to_char(text, data, s), _byte_to_char(text, data, e)
-            if cs is None or ce is None:
-                report.add("E109", f"{where}byte offset {s if cs is None else e} of span {s}-{e} {label} falls "
-                           "inside a multi-byte UTF-8 character; span dropped", file=path, line=line,
-                           text=data[s:e].decode("utf-8", errors="replace"))
-                continue
-            s, e = cs, ce
-        elif not 0 <= s < e <= n:
-            report.add("E108", f"{where}span {s}-{e} {label} is outside the text (0-{n} characters); span "
-                       "dropped", file=path, line=line, text=str(item)[:200])
+        u = "byte" if is_byte else base
+        sp = units.span(s, e, u)
+        if sp == "outside" or (not isinstance(sp, str) and s > e):
+            report.add("E108", f"{where}span {s}-{e} {label} is outside the text (0-{units.size(u)} "
+                       f"{_UNIT_NAMES[u]}){_other_units(units, s, e, surface, starts, ends, u)}; span dropped",
+                       file=path, line=line, text=surface if surface is not None else str(item)[:200])
             continue
-        if surface is not None and surface != text[s:e] and surface.strip() != text[s:e].strip():
-            report.add("E110", f"{where}span {s}-{e} {label} ({unit} offsets) covers {text[s:e]!r} but the "
-                       f"record says {surface!r}; span dropped", file=path, line=line, text=surface)
+        if sp == "inside":
+            report.add("E109", f"{where}offset {s}-{e} of span {label} falls inside a character when read as "
+                       f"{_UNIT_NAMES[u]}{_other_units(units, s, e, surface, starts, ends, u)}; span dropped",
+                       file=path, line=line,
+                       text=surface if surface is not None else text[max(0, min(s, n) - 5):min(n, e + 5)])
             continue
-        found.append((s, e, label, text[s:e]))
+        cs, ce = sp
+        if not text[cs:ce].strip():
+            report.add("W131", f"{where}span {s}-{e} {label} covers "
+                       f"{'nothing' if cs == ce else 'only whitespace'}; span dropped", file=path, line=line,
+                       text=repr(text[cs:ce]))
+            continue
+        if surface is not None and surface != text[cs:ce] and surface.strip() != text[cs:ce].strip():
+            report.add("E110", f"{where}span {s}-{e} {label} ({_UNIT_NAMES[u]}) covers {text[cs:ce]!r} but the "
+                       f"record says {surface!r}{_other_units(units, s, e, surface, starts, ends, u)}; span dropped",
+                       file=path, line=line, text=surface)
+            continue
+        found.append((cs, ce, label, text[cs:ce]))
     token_spans: list[tuple[int, int, str, str]] = []
     for s, e, label, surf in found:
         loc = locate_span(text, s, e, starts, ends)
@@ -272,13 +379,29 @@ def read(path: str, text: str, options: ReadOptions, report: Report) -> list[Sen
     Args:
         path: the file.
         text: decoded content (JSON Lines, JSON array, or a container object).
-        options: ``offset_unit`` (``char``/``byte``) and ``text_field``/``lang_field``.
+        options: ``offset_unit`` (``auto``/``char``/``byte``/``utf16``) and ``text_field``/``lang_field``.
         report: receives the problems listed in the module docstring, and E105 for malformed JSON.
 
     Returns:
         One Sentence per record (spaCy v2: per sentence), IOB2 tags (spaCy v2: raw BILUO).
     """
     records, _meta = iter_records(path, text, report)
+    unit = options.offset_unit if options.offset_unit in UNITS else "char"
+    if options.offset_unit == "auto":
+        parts = []
+        for _line, rec in records:
+            try:
+                if not (isinstance(rec, dict) and "paragraphs" in rec):
+                    txt, items, _fields = _record_parts(rec, options)
+                    if isinstance(txt, str) and isinstance(items, list):
+                        parts.append((txt, items))
+            except (_Skip, ValueError, TypeError, KeyError, AttributeError, IndexError):
+                continue  # reported by the reading pass below
+        unit, score, differ = choose_unit(parts)
+        if differ and unit != "char":
+            report.add("W132", f"span offsets read as {_UNIT_NAMES[unit]} (offset unit auto): of the {differ} spans "
+                       "whose reading depends on the unit, " + ", ".join(f"{score[u]} match as {_UNIT_NAMES[u]}"
+                                                                      for u in UNITS), file=path)
     out: list[Sentence] = []
     for n, (line, rec) in enumerate(records, 1):
         where = "" if line else f"record {n}: "
@@ -287,7 +410,7 @@ def read(path: str, text: str, options: ReadOptions, report: Report) -> list[Sen
                 out.extend(_spacy_v2(rec, line, path, report, where))
                 continue
             txt, items, fields = _record_parts(rec, options)
-            s = spans_to_sentence(txt, items, fields, line, options, path, report, where)
+            s = spans_to_sentence(txt, items, fields, line, options, path, report, where, unit=unit)
         except _Skip as exc:
             report.add(exc.code, f"{where}{exc}; record skipped", file=path, line=line, text=rec_text(rec))
             continue

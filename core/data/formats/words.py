@@ -50,6 +50,13 @@ _SINGLE_RANGES = [
 
 
 
+def is_unspaced(ch: str) -> bool:
+    """True for a character of a script written without spaces (rule 3 of the module docstring: Han, Kana, CJK
+    symbols, Thai); False for everything else, punctuation and ASCII included."""
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in _SINGLE_RANGES)
+
+
 class _CharClasses(dict):
     """Code point -> class letter, computed on first sight: ``' '`` whitespace, ``g`` glue (zero-width or
     combining mark), ``s`` single-character word, ``w`` ordinary word character. Used with :meth:`str.translate`
