@@ -12,7 +12,7 @@ from typing import Iterator, Sequence
 
 from core.data.corpus import Corpus, ReadOptions, Sentence
 from core.kernel.errors import CorpusError, Report
-from core.data.langid import assign_languages
+from core.data.langid import UndTally, assign_languages
 from core.data.schemes import (SCHEMES, canonical_scheme, detect_scheme, is_valid_tag, non_entity_reason,
                                tag_problem, to_iob2)
 
@@ -207,6 +207,7 @@ class CorpusStream:
             files.extend(corpus_files(p) if p.is_dir() else [p])
         read_any = False
         first: CorpusError | None = None
+        und = UndTally()  # one W110 per file, as load_corpus gives, though languages are assigned per chunk
         for f in files:
             path = str(f)
             try:
@@ -236,6 +237,7 @@ class CorpusStream:
                         if s.split is None:
                             s.split = split
                     assign_languages(chunk, user_lang=opts.lang, detect_missing=opts.detect_lang)
+                    und.add(chunk)
                     yield chunk
             except CorpusError as exc:
                 if first is None:
@@ -246,6 +248,7 @@ class CorpusStream:
                                   "the other files were read", file=path)
                 first = first or err
                 _add_problem(report, err)
+        und.emit(report)
         if first is not None and not read_any:
             raise first
         if len(set(self.schemes.values())) > 1:

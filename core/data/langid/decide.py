@@ -486,15 +486,39 @@ def _neighbour_languages(todo: Sequence[Sentence], final: list[tuple[str, str]])
     return out
 
 
+class UndTally:
+    """Sentences left ``und``, counted per file, for one W110 warning per file (also across streamed chunks)."""
+
+    MAX_LINES = 20  # line numbers listed in the warning
+
+    def __init__(self) -> None:
+        self.by_file: dict[str, dict] = {}
+
+    def add(self, sentences: Sequence[Sentence]) -> None:
+        """Count the ``und`` sentences of ``sentences`` (languages already assigned)."""
+        for s in sentences:
+            if s.lang != UND:
+                continue
+            entry = self.by_file.setdefault(s.source, {"n": 0, "lines": [], "text": " ".join(s.tokens[:12])})
+            entry["n"] += 1
+            if len(entry["lines"]) <= self.MAX_LINES:
+                entry["lines"].append(s.line_start)
+
+    def emit(self, report: Report | None) -> None:
+        """Add one W110 per file to ``report`` (nothing when ``report`` is None)."""
+        if report is None:
+            return
+        for src, e in self.by_file.items():
+            shown = e["lines"][:self.MAX_LINES]
+            lines = ", ".join(map(str, shown)) + (" ..." if e["n"] > len(shown) else "")
+            report.add("W110", f"{e['n']} sentence(s) without a language: no detector was sure and nothing states "
+                       f"one (lines {lines})", file=src, line=shown[0], text=e["text"],
+                       fix="Set the language in the Languages panel, with --lang, or a lang field.")
+
+
 def _warn_und(todo: Sequence[Sentence], report: Report | None) -> None:
     if report is None:
         return
-    by_file: dict[str, list[Sentence]] = defaultdict(list)
-    for s in todo:
-        if s.lang == UND:
-            by_file[s.source].append(s)
-    for src, und in by_file.items():
-        lines = ", ".join(str(s.line_start) for s in und[:20]) + (" ..." if len(und) > 20 else "")
-        report.add("W110", f"{len(und)} sentence(s) without a language: no detector was sure and nothing states "
-                   f"one (lines {lines})", file=src, line=und[0].line_start, text=" ".join(und[0].tokens[:12]),
-                   fix="Set the language in the Languages panel, with --lang, or a lang field.")
+    tally = UndTally()
+    tally.add(todo)
+    tally.emit(report)
