@@ -26,6 +26,7 @@ import json
 import shutil
 import statistics
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -96,8 +97,10 @@ def export_graph(model_dir: str, path: str, opset: int = OPSET) -> float:
     axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
             "logits": {0: "batch", 1: "sequence"}}
     try:
-        torch.onnx.export(wrapper, (ids, mask), path, input_names=["input_ids", "attention_mask"],
-                          output_names=["logits"], dynamic_axes=axes, opset_version=opset, dynamo=False)
+        with warnings.catch_warnings():  # tracer notes about Python constants in transformers' mask code
+            warnings.simplefilter("ignore")
+            torch.onnx.export(wrapper, (ids, mask), path, input_names=["input_ids", "attention_mask"],
+                              output_names=["logits"], dynamic_axes=axes, opset_version=opset, dynamo=False)
     except Exception as exc:  # the exporter raises many types; the message says which operator failed
         raise DeployError("E601", f"torch.onnx.export failed for {model_dir!r}: {type(exc).__name__}: {exc}") from exc
     model.eval()  # the exporter leaves the module in training mode (dropout on)
