@@ -21,6 +21,8 @@ def cmd_export(args: argparse.Namespace) -> int:
               "'not re-scored'", file=sys.stderr)
     report = export_onnx(src, args.output, quantize=args.quantize, max_f1_drop=args.max_f1_drop,
                          num_threads=args.threads, log=lambda m: print(m, file=sys.stderr))
+    if src.run is not None:
+        _store().add_artifact(src.run.run_id, "onnx", report["output_dir"])
     q = report["int8"]
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
