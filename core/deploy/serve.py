@@ -42,17 +42,6 @@ class _RequestError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def _entities_for_words(words: list[str], offsets: list[tuple[int, int]], text: str, pred) -> list[dict]:
-    from core.data.schemes import entities
-
-    out = []
-    for typ, s, e in entities(pred.tags):
-        a, b = offsets[s][0], offsets[e - 1][1]
-        out.append({"start": a, "end": b, "label": typ, "score": round(sum(pred.scores[s:e]) / (e - s), 4),
-                    "text": text[a:b]})
-    return out
-
-
 def _parse_item(item: Any, limits: dict) -> tuple[str, list[str], list[tuple[int, int]], str | None]:
     """(text, words, offsets, lang) of one request item. Raises _RequestError (400/413)."""
     from core.data.formats.words import split_words
@@ -93,13 +82,14 @@ def _parse_item(item: Any, limits: dict) -> tuple[str, list[str], list[tuple[int
 def predict_items(predictor, items: list, limits: dict) -> list[dict]:
     """Answers for parsed request items, all words in one :meth:`Predictor.predict_tokens` call."""
     from core.data.langid import detect
+    from core.model.predictor import entity_spans
 
     parsed = [_parse_item(it, limits) for it in items]
     preds = predictor.predict_tokens([p[1] for p in parsed])
     out = []
     for (text, words, offsets, lang), pred in zip(parsed, preds):
         out.append({"words": words, "tags": pred.tags,
-                    "entities": _entities_for_words(words, offsets, text, pred),
+                    "entities": entity_spans(text, offsets, pred),
                     "lang": lang or (detect(text)[0] if text.strip() else "und")})
     return out
 

@@ -106,6 +106,25 @@ class Prediction:
     scores: list[float]
 
 
+def entity_spans(text: str, offsets: Sequence[tuple[int, int]], pred: Prediction) -> list[dict]:
+    """Entities of a predicted sentence as character spans of ``text``.
+
+    Args:
+        text: the text the words come from.
+        offsets: ``(start, end)`` character offsets of each word in ``text`` (end exclusive).
+        pred: the sentence's prediction (one IOB2 tag and score per word).
+
+    Returns:
+        ``[{"start", "end", "label", "text", "score"}]``; an entity's score is the mean of its words' scores.
+    """
+    out = []
+    for typ, s, e in entities(pred.tags):
+        a, b = offsets[s][0], offsets[e - 1][1]
+        out.append({"start": a, "end": b, "label": typ, "text": text[a:b],
+                    "score": round(sum(pred.scores[s:e]) / (e - s), 4)})
+    return out
+
+
 def batches_by_length(lengths: Sequence[int], max_sentences: int, max_tokens: int) -> list[list[int]]:
     """Indices grouped into batches of similar length.
 
@@ -308,10 +327,6 @@ class Predictor:
         offsets = split_words(text)
         words = [text[a:b] for a, b in offsets]
         pred = self.predict_tokens([words])[0] if words else Prediction([], [])
-        ents = []
-        for typ, s, e in entities(pred.tags):
-            a, b = offsets[s][0], offsets[e - 1][1]
-            ents.append({"start": a, "end": b, "label": typ, "text": text[a:b],
-                         "score": round(sum(pred.scores[s:e]) / (e - s), 4)})
+        ents = entity_spans(text, offsets, pred)
         return {"words": words, "tags": pred.tags, "entities": ents, "lang": lang or detect(text)[0],
                 "offsets": offsets, "latency_ms": round((time.perf_counter() - t0) * 1000, 1)}
