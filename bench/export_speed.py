@@ -9,7 +9,8 @@ native bf16).
 
 Usage::
 
-    python bench/export_speed.py --model RUN_ID|DIR [--data FILE ...] [--max-sentences N] [--threads 1] [-o OUT]
+    python bench/export_speed.py --model RUN_ID|DIR [--data FILE ...] [--max-sentences N] [--per-language N]
+        [--threads 1] [-o OUT]
 
 Without ``--data`` the run's test set (else dev) is used. Targets: int8 at least 1.5x the fp32 PyTorch
 throughput and at most 1 F1 point lost in every language. Last line: one JSON object.
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", required=True, help="run id or trained model folder")
     ap.add_argument("--data", nargs="+", help="annotated files (default: the run's test, else dev set)")
     ap.add_argument("--max-sentences", type=int, help="use only the first N checking sentences")
+    ap.add_argument("--per-language", type=int, help="use only the first N checking sentences of each language")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("-o", "--output", help="ONNX folder to write (default: a temporary folder)")
     args = ap.parse_args(argv)
@@ -46,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     src = resolve_source(args.model, data=args.data, max_sentences=args.max_sentences)
+    if args.per_language:
+        seen: dict[str, int] = {}
+        kept = []
+        for s in src.sentences:
+            seen[s.lang] = seen.get(s.lang, 0) + 1
+            if seen[s.lang] <= args.per_language:
+                kept.append(s)
+        src.sentences = kept
     if not src.sentences:
         print("no checking sentences: pass --data", file=sys.stderr)
         return 2
