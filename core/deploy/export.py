@@ -218,6 +218,9 @@ def export_onnx(source, out_dir: str, *, quantize: str | None = None, max_f1_dro
         raise DeployError("E603", f"int8 needs annotated sentences to be checked against PyTorch; none found for "
                                   f"{source.model_dir!r}")
     out = Path(out_dir).expanduser().resolve()
+    if out == Path(source.model_dir).resolve():
+        raise DeployError("E601", f"the output folder {str(out)!r} is the model folder itself",
+                          fix="Export into a new folder (-o), e.g. <model>-onnx.")
     out.mkdir(parents=True, exist_ok=True)
     for stale in (ONNX_FP32, ONNX_INT8):
         (out / stale).unlink(missing_ok=True)

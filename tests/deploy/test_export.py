@@ -117,3 +117,8 @@ def test_predictor_reports_a_missing_graph(tmp_path, onnx_export):
     folder, _ = onnx_export
     with pytest.raises(ConfigError, match=r"\[E203\].*does not exist"):
         Predictor(folder, onnx_file="nope.onnx")
+
+
+def test_export_into_the_model_folder_is_refused(tiny_model_dir):
+    with pytest.raises(DeployError, match=r"\[E601\].*is the model folder itself"):
+        export_onnx(ExportSource(model_dir=tiny_model_dir), tiny_model_dir)
