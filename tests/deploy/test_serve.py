@@ -52,14 +52,18 @@ def _wait(port, deadline_s=60.0):
 
 @pytest.fixture(scope="module")
 def service(onnx_export):
-    """The ONNX model served in-process (uvicorn in a thread) on a free port, with a token and small limits."""
+    """The fp32 ONNX model served in-process (uvicorn in a thread) on a free port, with a token and small limits.
+
+    fp32, not int8: dynamic int8 quantizes activations with one scale per batch, so an int8 sentence's tags may
+    change with its batch-mates and "batch equals single calls" would not hold exactly."""
     import uvicorn
 
+    from core.deploy.export import ONNX_FP32
     from core.model.predictor import Predictor
 
     folder, _ = onnx_export
     port = _free_port()
-    app = create_app(Predictor(folder), token=TOKEN, limits={"max_body_bytes": 4000, "max_batch": 3,
+    app = create_app(Predictor(folder, onnx_file=ONNX_FP32), token=TOKEN, limits={"max_body_bytes": 4000, "max_batch": 3,
                                                              "max_chars": 500}, model_name="tiny")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
