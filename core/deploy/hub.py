@@ -56,7 +56,7 @@ def push_folder(model_dir: str, repo_id: str, token: str | None = None, private:
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    from core.model.bundled import _http_client_errors
+    from core.model.hub import http_client_errors
 
     api = HfApi(endpoint=endpoint, token=token)
     t0 = time.monotonic()
@@ -69,7 +69,7 @@ def push_folder(model_dir: str, repo_id: str, token: str | None = None, private:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         raise DeployError("E605", f"the Hub refused the push to {repo_id!r} (HTTP {status}): "
                                   f"{str(exc).splitlines()[0][:200]}", text=repo_id) from exc
-    except (OSError, *_http_client_errors()) as exc:
+    except (OSError, *http_client_errors()) as exc:
         raise DeployError("E604", f"the Hub cannot be reached to push {repo_id!r} ({type(exc).__name__} after "
                                   f"{time.monotonic() - t0:.1f} s: {str(exc).splitlines()[0][:160] if str(exc) else ''})",
                           text=repo_id) from exc

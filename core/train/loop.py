@@ -319,7 +319,9 @@ class _Fit:
         state = json.loads((self.ckpt_dir / "state.json").read_text(encoding="utf-8")) if saved else {}
         _set_seed(cfg.seed)
         self.acc = _accelerator(cfg)
-        self.device = str(self.acc.device)
+        # accelerate names a CPU process's device "cpu:<rank>" in multi-process runs; the studio's one device rule
+        # (core.kernel.devices) knows "cpu" and "cuda:<k>"
+        self.device = "cpu" if self.acc.device.type == "cpu" else str(self.acc.device)
         threads = _configure_threads(cfg)
         cb = callbacks or Callbacks()
         self.cb = cb if self.acc.is_main_process else Callbacks()  # the main process reports, evaluates, saves
