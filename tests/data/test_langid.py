@@ -325,3 +325,40 @@ def test_language_panel_counts_per_source_group():
     assert (es["sentences"], es["given"], es["file"], es["detected"], es["document"], es["und"]) == (5, 2, 1, 1, 1, 0)
     assert rows["ko"]["script"] == 1 and rows["und"]["und"] == 1 and rows["es"]["label"] == "es · Spanish"
     assert len(es["samples"]) == 2
+
+
+def _fixed_answers(monkeypatch, answers):
+    """The default identifier with fixed backend answers: ``answers[backend name] = [(code, p), ...]``."""
+    from core.data.langid.decide import LanguageIdentifier
+
+    ident = LanguageIdentifier()
+    monkeypatch.setattr(ident, "scores", lambda i, norm: answers[ident.names[i]])
+    return ident
+
+
+TEXT = "jeg ser for meg en scene med mange folk som sitter og spiser sammen i kveld"
+
+
+@pytest.mark.parametrize("ft, cld2, want", [
+    # fastText hesitates with the sure language first or second (outside its close group): CLD2 decides
+    ([("nb", 0.48), ("vi", 0.22)], [("nb", 0.98)], "nb"),
+    ([("ga", 0.31), ("yo", 0.30)], [("yo", 0.99)], "yo"),
+    # a split between close languages stays und: fastText first on a close sibling, or near-tied with one
+    ([("sr", 0.43), ("bs", 0.22)], [("bs", 0.99)], UND),
+    ([("hr", 0.28), ("sr", 0.27)], [("hr", 0.99)], UND),
+    # fastText supports another language (>= 0.5), or ranks the sure language third: und
+    ([("fr", 0.85), ("en", 0.08)], [("en", 0.98)], UND),
+    ([("sr", 0.35), ("hr", 0.19), ("bs", 0.16)], [("bs", 0.99)], UND),
+    # CLD2 not sure (< 0.95): und as before
+    ([("nb", 0.45), ("da", 0.34)], [("nb", 0.9)], UND),
+])
+def test_one_sure_backend_decides_when_the_other_hesitates_outside_close_languages(monkeypatch, ft, cld2, want):
+    ident = _fixed_answers(monkeypatch, {"fasttext": ft, "cld2": cld2})
+    assert ident.decide(TEXT).lang == want
+
+
+def test_cld2_silence_on_a_short_text_vetoes_a_fasttext_guess(monkeypatch):
+    """Fon read as Italian by fastText (CLD2, which knows Italian, answers nothing): und, not it."""
+    text = "Nǔ è wú wɛ è gbɛ̌ nǔ mɔ̌wun ɔ́ , gbetakɛn ɔ́ gbà jɛ̌ mɛ̀ ǎ ."
+    ident = _fixed_answers(monkeypatch, {"fasttext": [("it", 0.99)], "cld2": []})
+    assert ident.decide(text).lang == UND
