@@ -44,6 +44,7 @@ from core.kernel.errors import StudioError
 from core.kernel.files import atomic_output, atomic_write, replace_path
 from core.model.device import use_bf16
 from core.runs.worker import is_oom
+from core.train.trackers import track_callbacks
 
 CHECKPOINT_DIR = "checkpoint"
 LOG_EVERY = 5  # optimizer steps between train-loss/speed metric rows
@@ -754,6 +755,7 @@ def train_run(run, store, resume: bool = False) -> dict:
         if step is not None:
             store.rewind_metrics(run.run_id, step)
     cb = store_callbacks(run, store, log)
+    cb = track_callbacks(cb, cfg.report_to, str(run_dir / "trackers"), run.name, cfg.to_dict())
     n_procs = ddp_process_count(cfg)
     if n_procs > 1:
         result = _fit_distributed(run, store, n_procs, resume, log)

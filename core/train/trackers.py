@@ -23,9 +23,10 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from core.kernel.constants import REPORT_TO_CHOICES
 from core.kernel.errors import ConfigError
 
-TRACKERS = ("tensorboard", "mlflow", "wandb")
+TRACKERS = REPORT_TO_CHOICES
 
 
 def parse_report_to(report_to: str | Sequence[str] | None) -> list[str]:
