@@ -9,16 +9,12 @@ the pid and the log's last line (the command's JSON report) to say running / fin
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.kernel.constants import PROJECT_ROOT
 from core.runs import jobs
-from core.runs.store import WORKSPACE_ENV, RunStore
+from core.runs.store import RunStore
 
 EXPORT_DIR = "onnx"
 LOG_NAME = "export.log"
@@ -65,16 +61,10 @@ def start_export(run_id: str, store: RunStore, quantize: bool = True) -> int:
     cmd = [sys.executable, "-m", "core", "export", "--model", run_id, "-o", str(folder), "--json"]
     if quantize:
         cmd += ["--quantize", "int8"]
-    env = dict(os.environ, **{WORKSPACE_ENV: str(store.workspace), "PYTHONUNBUFFERED": "1"})
-    with log.open("ab") as fh:
-        fh.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
-        fh.flush()
-        try:
-            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=fh,
-                                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-        except OSError as exc:
-            raise RunError("E306", f"cannot start the export of run {run_id!r}: {exc}") from exc
-    jobs._CHILDREN[proc.pid] = proc  # polled (and reaped) by jobs.process_state
+    try:
+        proc = jobs.spawn(cmd, log, store.workspace, "export")
+    except OSError as exc:
+        raise RunError("E306", f"cannot start the export of run {run_id!r}: {exc}") from exc
     pid_file.write_text(str(proc.pid), encoding="utf-8")
     return proc.pid
 

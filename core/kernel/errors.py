@@ -101,6 +101,17 @@ CODES: dict[str, tuple[str, str]] = {
              "then resume the run."),
     "E323": ("unexpected error", "The traceback was written to the workspace log (logs/app.log); report it "
              "with that file."),
+    # deployment: ONNX export, the prediction service, the Hub
+    "E601": ("export failed", "Install the extra: pip install 'multilingual-ner-studio[onnx]'; see the message."),
+    "E602": ("int8 quantization refused",
+             "Keep the fp32 ONNX model (already written), or raise --max-f1-drop if the loss is acceptable."),
+    "E603": ("no data to check the export", "Pass --data with annotated test sentences (or export a run that "
+             "has a test or dev set)."),
+    "E604": ("model hub unreachable", "Connect to the internet (the Hub is https://huggingface.co), or copy the "
+             "folder by hand; HF_HUB_OFFLINE must not be set."),
+    "E605": ("push rejected by the hub", "Check the token (HF_TOKEN or --token) and that you may write to the repo."),
+    "E606": ("bad request", "Send JSON {\"text\": ...} or {\"tokens\": [...]} (see /docs)."),
+    "E607": ("unauthorized", "Send the header 'Authorization: Bearer <token>' with the service's token."),
 }
 
 
@@ -222,6 +233,10 @@ class ConfigError(StudioError):
 
 class RunError(StudioError):
     """A run cannot be found, started, stopped or resumed."""
+
+
+class DeployError(StudioError):
+    """An export, push or service request that cannot be done (``E6xx``)."""
 
 
 def format_problems(problems: Iterable[Problem]) -> str:

@@ -150,6 +150,24 @@ def _reap_children() -> None:
         process_state(pid)
 
 
+def spawn(cmd: list[str], log_path: str | os.PathLike, workspace: str | os.PathLike, title: str) -> subprocess.Popen:
+    """Start a background studio process: no shell, its own session, stdin from ``/dev/null``, stdout and
+    stderr appended to ``log_path`` after a ``=== <time> <title>: <cmd>`` header, ``NER_STUDIO_WORKSPACE`` set,
+    in the project root; the child is registered so :func:`process_state` polls and reaps it.
+
+    Raises:
+        OSError: the process could not be started (the caller turns it into its coded error).
+    """
+    env = dict(os.environ, **{WORKSPACE_ENV: str(workspace), "PYTHONUNBUFFERED": "1"})
+    with open(log_path, "ab") as fh:
+        fh.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {title}: {' '.join(cmd)}\n".encode())
+        fh.flush()
+        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    _CHILDREN[proc.pid] = proc
+    return proc
+
+
 def launch(run_id: str, store: RunStore, *, resume: bool = False) -> int:
     """Start the worker process of a SCHEDULED run and record its pid.
 
@@ -177,23 +195,15 @@ def launch(run_id: str, store: RunStore, *, resume: bool = False) -> int:
     if run.pid is not None and process_state(run.pid)[0]:
         raise RunError("E305", f"run {run_id!r} already has a live worker (pid {run.pid})")
     cmd = [sys.executable, "-m", "core.runs.worker", "--run", run_id] + (["--resume"] if resume else [])
-    env = dict(os.environ)
-    env[WORKSPACE_ENV] = str(store.workspace)
-    env["PYTHONUNBUFFERED"] = "1"
     log = store.log_path(run_id)
-    with log.open("ab") as fh:
-        fh.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} launch attempt {run.attempt + 1}"
-                 f"{' (resume)' if resume else ''}: {' '.join(cmd)}\n".encode())
-        fh.flush()
-        try:
-            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=fh,
-                                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-        except OSError as exc:
-            err = RunError("E306", f"cannot start the worker of run {run_id!r} ({' '.join(cmd)}): {exc}")
+    try:
+        proc = spawn(cmd, log, store.workspace, f"launch attempt {run.attempt + 1}{' (resume)' if resume else ''}")
+    except OSError as exc:
+        err = RunError("E306", f"cannot start the worker of run {run_id!r} ({' '.join(cmd)}): {exc}")
+        with log.open("ab") as fh:
             fh.write(f"{err}\n".encode())
-            store.set_status(run_id, FAILED, str(err))
-            raise err from exc
-    _CHILDREN[proc.pid] = proc
+        store.set_status(run_id, FAILED, str(err))
+        raise err from exc
     bound, owner = store.bind_worker(run_id, proc.pid, launched=True)
     if not bound:
         # Another launch won the race (a double click): our process finds the run taken and exits by itself.
