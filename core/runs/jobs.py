@@ -6,6 +6,10 @@ the caller never trains, it starts ``python -m core.runs.worker --run RUN_ID`` a
 stderr appended to the run's ``train.log``, and then only watches the run store. Stopping is a flag in the
 store that the trainer reads at its next step boundary.
 
+``train.log`` is never cut: it is opened in append mode by every attempt (never truncated, rotated or capped),
+and the worker writes it unbuffered (``PYTHONUNBUFFERED=1`` here, line-buffered streams in the worker), so a
+killed process loses no line it printed. Error texts and pages show a tail; the file keeps everything.
+
 A worker that dies without reporting (``kill -9``, the kernel's OOM killer, a crash in native code) is
 detected by :func:`check_alive`: its pid is gone or a zombie (checked at once), or its heartbeat is older
 than :data:`HEARTBEAT_TIMEOUT_S`; the run is then marked FAILED with code ``E307`` and the last 40 lines of

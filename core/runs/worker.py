@@ -369,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", required=True, help="run id")
     parser.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     args = parser.parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # every line reaches train.log at once, even before an os._exit or a kill
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True, write_through=True)
     store = RunStore()
     try:
         status = run_worker(args.run, store, resume=args.resume, handle_signals=True)
