@@ -3,6 +3,7 @@ run store on every page, stopping / stalled / elapsed on Train, stopped runs in 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.runs import registry
-from core.runs.store import RUNNING, STOPPED, RunStore
+from core.runs.store import FAILED, RUNNING, STOPPED, RunStore
 from tests.ui_seed import conll_files, finished_run, running_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,3 +197,62 @@ def test_stopped_run_with_a_best_model_is_in_the_playground(store):
     assert not at.exception
     sb = at.selectbox(key="pg_run")
     assert sb.value == run.run_id and "from step 120, stopped" in sb.format_func(run.run_id)
+
+
+def _stopped_with_best_model(store, step: int = 120, status: str = STOPPED):
+    run = store.create_run({"model_name_or_path": "m"}, {"train": ["/data/train.conll"]}, name="halfway")
+    model = store.run_dir(run.run_id) / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "ner_studio.json").write_text(json.dumps({"step": step}))
+    store.set_status(run.run_id, status)
+    return run
+
+
+@pytest.mark.parametrize("page, key", [("evaluate", "eval"), ("review", "review")])
+def test_stopped_run_can_be_scored_then_evaluated_and_reviewed_with_its_step(store, monkeypatch, page, key):
+    """The button launches the background scoring job (core.runs.jobs.launch_scoring); once the job has written
+    the predictions, the page shows the run, marked with the step and the state its best model comes from."""
+    from core.runs import jobs, scoring
+    from tests.ui_seed import write_predictions
+
+    run = _stopped_with_best_model(store, 120)
+    launched: list[str] = []
+    monkeypatch.setattr(jobs, "launch_scoring", lambda rid, s: launched.append(rid) or 4242)
+    at = app().run()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception
+    picker = at.selectbox(key=f"{key}_score_run")
+    assert picker.value == run.run_id and "best model from step 120, stopped" in picker.format_func(run.run_id)
+    at.button(key=f"{key}_score").click().run()
+    assert launched == [run.run_id] and not at.exception
+    # what the job leaves behind (tests/runs and tests/train run the real one)
+    run_dir = store.run_dir(run.run_id)
+    path = write_predictions(run_dir / "predictions_dev.jsonl")
+    store.add_artifact(run.run_id, "predictions_dev", path)
+    scoring.write_state(run_dir, state="FINISHED", step=120, run_status=STOPPED, splits={"dev": 6})
+    at.run()
+    assert not at.exception
+    sb = at.selectbox(key=f"{key}_run")
+    assert sb.value == run.run_id and sb.format_func(run.run_id).endswith(" · from step 120, stopped")
+    assert any("scored from step 120: dev (6 sentences)" in c.value for c in at.caption)
+    if page == "evaluate":
+        assert any("predictions of the run's best model, from step 120, stopped" in c.value for c in at.caption)
+        from tests.ui_seed import PRED_SENTENCES
+
+        gold_entities = sum(t.startswith("B-") for _, _, gold, _ in PRED_SENTENCES for t in gold)
+        assert {m.label: m.value for m in at.metric}["Support (gold entities)"] == str(gold_entities)
+
+
+def test_a_running_scoring_job_disables_the_button_and_shows_progress(store, monkeypatch):
+    from core.runs import scoring
+
+    run = _stopped_with_best_model(store, 40, FAILED)
+    scoring.write_state(store.run_dir(run.run_id), state="RUNNING", pid=os.getpid(), started=time.time() - 3,
+                        step=40, run_status=FAILED)
+    monkeypatch.setattr("core.runs.jobs.is_scorer_of", lambda pid, rid: True)  # this process stands in for it
+    at = app().run()
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception
+    assert at.button(key="eval_score").disabled
+    assert any(i.value.startswith("scoring from step 40: running for") for i in at.info)
