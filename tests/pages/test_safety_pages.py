@@ -256,3 +256,38 @@ def test_a_running_scoring_job_disables_the_button_and_shows_progress(store, mon
     assert not at.exception
     assert at.button(key="eval_score").disabled
     assert any(i.value.startswith("scoring from step 40: running for") for i in at.info)
+
+
+def test_train_page_says_which_checkpoint_resume_uses(store):
+    from core.runs.checkpoints import rotate_in, write_manifest
+
+    run = store.create_run({"model_name_or_path": "m"}, name="paused")
+    store.set_status(run.run_id, STOPPED)
+    ckpt = store.checkpoint_dir(run.run_id)
+    for step in (10, 20):
+        new = store.run_dir(run.run_id) / f"new{step}"
+        new.mkdir()
+        (new / "model.safetensors").write_bytes(b"w" * 64)
+        (new / "state.json").write_text(json.dumps({"step": step}))
+        write_manifest(new)
+        rotate_in(new, ckpt)
+
+    def resume_caption(at):
+        return [c.value for c in at.caption if c.value.startswith("Resume: ")]
+
+    at = app().run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert resume_caption(at) == [f"Resume: resume uses the newest checkpoint {ckpt} (step 20)."]
+    (ckpt / "model.safetensors").write_bytes(b"w" * 10)  # cut short
+    at.run()
+    [text] = resume_caption(at)
+    assert text.startswith(f"Resume: the newest checkpoint {ckpt} is damaged (model.safetensors has 10 bytes")
+    assert text.endswith(f"resume uses the previous checkpoint {ckpt}.prev (step 10).")
+    store.update_run(run.run_id, summary={"resumed_from": {"checkpoint": f"{ckpt}.prev", "step": 10,
+                                                           "which": "previous", "damaged": []},
+                                          "warnings": ["[E324] the newest checkpoint was damaged"]})
+    at.run()
+    assert any(c.value == f"This attempt resumed from the previous checkpoint {ckpt}.prev (step 10)."
+               for c in at.caption)
+    assert [w.value for w in at.warning] == ["[E324] the newest checkpoint was damaged"]
