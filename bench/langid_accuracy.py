@@ -84,13 +84,22 @@ def read_back(path: Path, **opts):
     return c, time.perf_counter() - t0
 
 
-def score(golds, preds, lengths):
-    """right / wrong / und fractions per bucket and per language."""
+def n_words(s) -> int:
+    """Tokens holding a letter (numbers and punctuation are not words: a football table row
+    ``Manchester United 15 7 5 3 29 22 26`` has 9 tokens and 2 words)."""
+    return sum(1 for t in s.tokens if any(map(str.isalpha, t)))
+
+
+def score(golds, preds, lengths, words=None):
+    """right / wrong / und fractions per bucket (by tokens; ``words 8+`` / ``words <8`` by :func:`n_words`
+    when ``words`` is given) and per language."""
     buckets: dict[str, Counter] = defaultdict(Counter)
     langs: dict[str, Counter] = defaultdict(Counter)
-    for g, p, n in zip(golds, preds, lengths):
+    for i, (g, p, n) in enumerate(zip(golds, preds, lengths)):
         k = "right" if p == g else ("und" if p == UND else "wrong")
         buckets["8+" if n >= 8 else "<8"][k] += 1
+        if words is not None:
+            buckets["words 8+" if words[i] >= 8 else "words <8"][k] += 1
         buckets["all"][k] += 1
         langs[g][k] += 1
 
@@ -160,9 +169,10 @@ def main() -> int:
     if len(preds) != len(golds):
         print(f"read back {len(preds)} sentences, wrote {len(golds)}", file=sys.stderr)
         return 1
-    studio = score(golds, preds, lengths)
+    words = [n_words(r[0]) for r in mix_rows]
+    studio = score(golds, preds, lengths, words)
     ld_preds, ld_secs = plain_langdetect([sentence_text(r[0]) for r in mix_rows])
-    plain = score(golds, ld_preds, lengths)
+    plain = score(golds, ld_preds, lengths, words)
 
     # two languages in a file named for one
     es = sample(data, "conll2002_es_nl/esp.testb", 150, rng)
@@ -188,7 +198,7 @@ def main() -> int:
     n = len(mix_rows)
     print(f"mix: {n} sentences from {len({r[2] for r in mix_rows})} corpora, {len(known)} languages, neutral name")
     print(f"{'bucket':8} {'studio right/wrong/und':>26} {'langdetect right/wrong/und':>30}")
-    for b in ("8+", "<8", "all"):
+    for b in ("8+", "<8", "words 8+", "words <8", "all"):
         s, p = studio["buckets"].get(b, {}), plain["buckets"].get(b, {})
         print(f"{b:8} {s.get('right')!s:>8} {s.get('wrong')!s:>8} {s.get('und')!s:>8}   "
               f"{p.get('right')!s:>8} {p.get('wrong')!s:>8} {p.get('und')!s:>8}  (n={s.get('n')})")

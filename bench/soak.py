@@ -49,10 +49,12 @@ def main() -> int:
     finished_run(store, name="seeded")  # Evaluate, Review and Playground have something to show
     seconds = args.minutes * 60
     steps = max(20, int(seconds * 0.85 / STEP_S))
-    cfg = {"_entrypoint": FAKE, "device": "cpu", "fake_sleep": STEP_S, "fake_eval_every": 25}
-    keep = [store.create_run({**cfg, "fake_steps": steps}, {"train": "soak"}, name=f"soak-{i}").run_id
+    cfg = {"device": "cpu", "fake_sleep": STEP_S, "fake_eval_every": 25}
+    opts = {"entrypoint": FAKE}
+    keep = [store.create_run({**cfg, "fake_steps": steps}, {"train": "soak"}, name=f"soak-{i}", options=opts).run_id
             for i in range(2)]
-    victim = store.create_run({**cfg, "fake_forever": True}, {"train": "soak"}, name="soak-killed").run_id
+    victim = store.create_run({**cfg, "fake_forever": True}, {"train": "soak"}, name="soak-killed",
+                              options=opts).run_id
     pids = {rid: jobs.launch(rid, store) for rid in [*keep, victim]}
     sessions = [AppTest.from_file(str(ROOT / "app.py"), default_timeout=60) for _ in range(3)]
     for at in sessions:

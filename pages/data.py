@@ -9,6 +9,8 @@ import streamlit as st
 from core.runs import registry
 from core.kernel.errors import StudioError
 from core.data.formats import FORMATS
+from core.data.langid import language_label
+from core.data.langid.overrides import GROUPS, describe, language_panel, make_override, sentence_choices
 from core.ui.plots import entity_counts_figure, length_histogram
 from core.ui.render import RTL_LANGS, render_tokens
 from core.data.schemes import SCHEMES
@@ -135,6 +137,73 @@ c1, c2 = st.columns(2)
 c1.plotly_chart(entity_counts_figure(stats["per_language"]), key="data_entity_counts")
 c2.plotly_chart(length_histogram([len(s) for s in corpus.sentences]), key="data_lengths")
 
+# languages: how each was decided, and the user's decisions (saved in the manifest, applied on every load)
+st.subheader("Languages")
+st.caption("How each sentence's language was decided: given (a lang field or comment, --lang, or your decision "
+           "here), file (file name, folder or xx: prefix, confirmed by the text), script (a script only one language "
+           "uses), detected (the detectors agreed), document (its document or agreeing neighbours), und (nobody was "
+           "sure). Your decisions are saved with the dataset and used by splits, training, scores and Review.")
+panel = language_panel(corpus.sentences)
+st.dataframe(pd.DataFrame([{"language": r["label"], "sentences": r["sentences"], **{g: r[g] for g in GROUPS},
+                            "files": r["files"]} for r in panel]), hide_index=True, key="data_langs")
+with st.expander("Sample sentences per language"):
+    for r in panel:
+        st.text(f"{r['label']} ({r['sentences']:,} sentences)")
+        for s in r["samples"]:
+            show_html(render_tokens(s.tokens, s.ner_tags, rtl=s.lang in RTL_LANGS))
+present = [r["lang"] for r in panel]
+targets = list(dict.fromkeys([*present, *COMMON_LANGS[1:]]))
+
+
+def lang_choice(where, label: str, key: str):
+    """A language picker showing names; typing any ISO code adds it (checked by make_override)."""
+    return where.selectbox(label, targets, key=key, format_func=language_label, accept_new_options=True)
+
+
+def save_decision(build) -> None:
+    try:
+        with st.spinner("Saving the decision and preparing the dataset again..."):
+            registry.add_language_override(store, ds_id, build())
+    except StudioError as exc:
+        st.error(str(exc))
+    else:
+        st.rerun()
+
+
+action = st.radio("Change languages", ["Rename or merge a language", "Set the language of a file",
+                                       "Set the language of sentences"], horizontal=True, key="data_lang_action")
+if action == "Rename or merge a language":
+    l1, l2 = st.columns(2)
+    old = l1.selectbox("Language", present, key="data_lang_from", format_func=language_label)
+    new_lang = lang_choice(l2, "Becomes (an existing language merges them)", "data_lang_to")
+    if st.button("Rename / merge", key="data_lang_rename", disabled=not present):
+        save_decision(lambda: make_override("language", new_lang, source_lang=old))
+elif action == "Set the language of a file":
+    files = sorted({s.source for s in corpus.sentences})
+    f1, f2 = st.columns(2)
+    path = f1.selectbox("File", files, key="data_lang_file", format_func=lambda p: p.rsplit("/", 1)[-1])
+    only = f2.radio("Sentences", ["all", "only und"], horizontal=True, key="data_lang_file_only")
+    new_lang = lang_choice(st, "Language", "data_lang_file_to")
+    if st.button("Set for the file", key="data_lang_set_file", disabled=not files):
+        save_decision(lambda: make_override("file", new_lang, file=path,
+                                            source_lang="und" if only == "only und" else None))
+else:
+    pick_from = st.selectbox("Sentences now in", present, key="data_lang_pick_from", format_func=language_label,
+                             index=present.index("und") if "und" in present else 0)
+    choices = sentence_choices(corpus.sentences, pick_from)
+    picked = st.multiselect(f"Sentences ({len(choices):,} listed)", list(choices), key="data_lang_pick",
+                            format_func=lambda k: choices.get(k, str(k)))
+    new_lang = lang_choice(st, "Language", "data_lang_pick_to")
+    if st.button("Set for the selected sentences", key="data_lang_set_sents", disabled=not picked):
+        save_decision(lambda: make_override("sentences", new_lang, sentences=picked))
+if manifest.lang_overrides:
+    st.text("Your decisions, applied in this order:\n" + "\n".join(f"{i + 1}. {describe(o)}" for i, o in
+                                                                   enumerate(manifest.lang_overrides)))
+    if st.button("Undo the last decision", key="data_lang_undo"):
+        with st.spinner("Preparing the dataset again..."):
+            registry.set_language_overrides(store, ds_id, manifest.lang_overrides[:-1])
+        st.rerun()
+
 # splits
 st.subheader("Splits")
 counts = split_counts(corpus.sentences)
@@ -166,7 +235,8 @@ if st.button("Apply splits", key="data_apply_split", disabled=not changed):
 # paged preview
 st.subheader("Preview")
 p1, p2, p3 = st.columns(3)
-lang_filter = durable(p1.selectbox, "Language", ["all", *stats["languages"]], key="data_prev_lang")
+lang_filter = durable(p1.selectbox, "Language", ["all", *stats["languages"]], key="data_prev_lang",
+                      format_func=lambda c: c if c == "all" else language_label(c))
 split_filter = durable(p2.selectbox, "Split", ["all", *SPLITS], key="data_prev_split")
 shown = [s for s in corpus.sentences if (lang_filter == "all" or s.lang == lang_filter)
          and (split_filter == "all" or s.split == split_filter)]

@@ -1,10 +1,12 @@
-"""Runs: every run in a table, curves and per-language F1 of several runs overlaid, delete, download a model."""
+"""Runs: every run in a table, curves and per-language F1 of several runs overlaid, delete, download or export a
+model (ONNX, int8 checked per language, in a background process)."""
 
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from core.deploy.background import export_status, start_export
 from core.kernel.errors import StudioError
 from core.ui.export import zip_folder
 from core.ui.plots import line_figure, per_language_f1_figure
@@ -57,6 +59,41 @@ if finished:
     st.download_button("Download the model folder (zip)", data=_zip_bytes, file_name=f"{rid}-model.zip",
                        mime="application/zip", on_click="ignore", key="runs_zip",
                        help="A transformers folder: AutoModelForTokenClassification.from_pretrained(folder).")
+
+    # ---------------------------------------------------------------------------------------------- export
+    st.subheader("Export to ONNX")
+    status = export_status(rid, store)
+    int8 = st.checkbox("Also quantize to int8 (kept only if no language loses more than 1 F1 point)", value=True,
+                       key="runs_export_int8")
+    if st.button("Export to ONNX", key="runs_export", disabled=status.state == "running",
+                 help="Runs in the background: the page stays usable. Re-scores the run's test (else dev) set "
+                      "with PyTorch and each ONNX graph, per language, and times them on the CPU."):
+        try:
+            start_export(rid, store, quantize=int8)
+        except StudioError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+    if status.state == "running":
+        st.info(f"Exporting {rid} in the background (a minute or more for multilingual-e5-small); "
+                "click Refresh to see the result.")
+        st.button("Refresh", key="runs_export_refresh")
+    elif status.state == "failed":
+        st.error(status.message)
+    elif status.state in ("finished", "refused"):
+        if status.state == "refused":
+            st.warning(f"int8 refused: {status.message}. The fp32 ONNX model was kept.")
+        st.caption(f"Strict IOB2 entity F1 on the run's {status.report['check']['split']} set "
+                   f"({status.report['check']['n_sentences']:,} sentences), CPU speed with "
+                   f"{status.report['threads']} thread(s); model file {status.report['model_file']}.")
+        st.dataframe(pd.DataFrame(status.rows), hide_index=True, key="runs_export_table")
+
+        def _onnx_zip(folder=status.folder, rid=rid) -> bytes:
+            return zip_folder(folder, store.run_dir(rid) / "onnx.zip", arcroot=f"{rid}-onnx").read_bytes()
+
+        st.download_button("Download the ONNX folder (zip)", data=_onnx_zip, file_name=f"{rid}-onnx.zip",
+                           mime="application/zip", on_click="ignore", key="runs_onnx_zip",
+                           help="Serve it with `python -m core serve --model FOLDER`.")
 else:
     st.caption("No finished run with a model yet.")
 

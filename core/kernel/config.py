@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from core.kernel.constants import DEFAULT_MODEL
+from core.kernel.constants import DEFAULT_MODEL, REPORT_TO_CHOICES
 from core.kernel.devices import DEVICE_CHOICES, select_device
 from core.kernel.errors import ConfigError
 
@@ -88,6 +88,10 @@ class TrainConfig:
     ddp_processes: int = field(default=0, metadata={
         "help": "Data-parallel processes (DDP through torchrun): 0 uses one per visible GPU when there are "
                 "several, else one process; on CPU, N > 1 runs N gloo processes."})
+    report_to: str = field(default="none", metadata={
+        "help": "Experiment trackers that also receive the config and every metric row: none, or a comma-separated "
+                "list of tensorboard, mlflow, wandb (optional extras; event files / file store under the run's "
+                "trackers/ folder)."})
     device: str = field(default="auto", metadata={
         "help": f"{DEVICE_CHOICES}: auto takes the first GPU when there is one, else the CPU; cuda means cuda:0."})
 
@@ -147,6 +151,8 @@ class TrainConfig:
             ("num_threads", 0 <= self.num_threads <= 256, "0 to 256"),
             ("ddp_processes", 0 <= self.ddp_processes <= 64, "0 to 64"),
             ("model_name_or_path", bool(self.model_name_or_path.strip()), "a model name or folder"),
+            ("report_to", {n.strip().lower() for n in self.report_to.split(",")} <= {"", "none", *REPORT_TO_CHOICES},
+             "none or a comma-separated list of " + ", ".join(REPORT_TO_CHOICES)),
         ]
         for name, ok, valid in checks:
             if not ok:

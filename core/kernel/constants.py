@@ -45,3 +45,6 @@ EVAL_F1_LANG_PREFIX = EVAL_F1 + "_"
 #: Names written by stores before schema version 2 -> today's name (the store renames them on upgrade).
 LEGACY_METRIC_KEYS = {"loss": TRAIN_LOSS, "dev_f1": EVAL_F1, "dev_precision": EVAL_PRECISION,
                       "dev_recall": EVAL_RECALL}
+
+#: Experiment trackers a run can report to (``TrainConfig.report_to``; core.train.trackers implements them).
+REPORT_TO_CHOICES = ("tensorboard", "mlflow", "wandb")

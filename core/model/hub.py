@@ -120,14 +120,14 @@ def _resolve_hub(repo_id: str) -> str:
     except huggingface_hub.errors.RepositoryNotFoundError as exc:
         raise ConfigError("E203", f"{repo_id!r} was not found on the Hugging Face Hub (or is private)",
                           text=repo_id, fix=model_options_fix()) from exc
-    except (OSError, HfHubHTTPError, *_http_client_errors()) as exc:
+    except (OSError, HfHubHTTPError, *http_client_errors()) as exc:
         raise ConfigError("E203", f"the Hugging Face Hub cannot be reached for {repo_id!r} "
                                   f"({type(exc).__name__} after {time.monotonic() - t0:.1f} s: "
                                   f"{str(exc).splitlines()[0][:160]})", text=repo_id, fix=model_options_fix()) from exc
     return check_model_folder(folder)
 
 
-def _http_client_errors() -> tuple[type[BaseException], ...]:
+def http_client_errors() -> tuple[type[BaseException], ...]:
     """Base exception classes of the HTTP client huggingface_hub uses (httpx, or httpx2 in huggingface_hub 2).
 
     Most network failures reach us wrapped in ``LocalEntryNotFoundError`` (an ``OSError``), but a few calls

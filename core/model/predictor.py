@@ -5,6 +5,11 @@ batched by length so that little padding is computed, run under ``torch.inferenc
 to exactly one tag per input word with :func:`core.model.alignment.merge_window_predictions`. The tag of a word is
 the argmax of its first subword's logits; its score is that label's softmax probability. Predicted tags are
 decoded to valid IOB2 (a stray ``I-X`` start becomes ``B-X``, as conlleval reads it) before scoring.
+
+Two backends sit behind the one :class:`Predictor`: PyTorch (a transformers folder) and ONNX Runtime (a folder
+written by ``ner-studio export --format onnx``: ``model.onnx`` / ``model_int8.onnx``, the tokenizer, ``config.json``
+with ``id2label``, and ``ner_studio.json`` naming the graph). Windowing, batching and the word-level merge are the
+same code for both; only the forward pass differs.
 """
 
 from __future__ import annotations
@@ -16,7 +21,76 @@ from pathlib import Path
 from typing import Sequence
 
 from core.data.schemes import entities, to_iob2
+from core.kernel.errors import ConfigError
 from core.model.device import pick_device, use_bf16
+
+#: ``ner_studio.json`` key naming the ONNX graph of an exported folder (relative file name).
+ONNX_FILE_KEY = "onnx_file"
+
+
+def onnx_model_file(model_dir: str) -> str | None:
+    """The ONNX graph a folder should be run with, or None when it is not an ONNX export.
+
+    An ONNX folder is recognised by ``ner_studio.json`` ``{"backend": "onnx", "onnx_file": NAME}``, or, without
+    that file, by a ``model.onnx`` and no PyTorch weights. Returns an absolute path.
+
+    Raises:
+        ConfigError: E203 when ``ner_studio.json`` names a graph that is not in the folder.
+    """
+    folder = Path(model_dir).expanduser()
+    if not folder.is_dir():
+        return None
+    meta_path = folder / "ner_studio.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+    if meta.get("backend") == "onnx":
+        path = folder / str(meta.get(ONNX_FILE_KEY, "model.onnx"))
+        if not path.is_file():
+            raise ConfigError("E203", f"ONNX folder {str(folder)!r} names {path.name!r}, which is missing",
+                              text=str(path), fix="Export the model again with `ner-studio export`.")
+        return str(path.resolve())
+    has_torch = any((folder / f).exists() for f in ("model.safetensors", "pytorch_model.bin",
+                                                    "model.safetensors.index.json"))
+    if (folder / "model.onnx").is_file() and not has_torch:
+        return str((folder / "model.onnx").resolve())
+    return None
+
+
+class OnnxBackend:
+    """Forward pass of an exported token classifier with ONNX Runtime (CPU).
+
+    Args:
+        path: the ``.onnx`` graph (inputs ``input_ids``, ``attention_mask``: int64 [batch, seq]; output ``logits``:
+            float32 [batch, seq, num_labels]).
+        num_threads: intra-op threads; 0 lets ONNX Runtime choose (one per core).
+
+    Raises:
+        ConfigError: E203 when onnxruntime is not installed or the graph cannot be loaded.
+    """
+
+    def __init__(self, path: str, num_threads: int = 0) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ConfigError("E203", f"{path!r} is an ONNX model but onnxruntime is not installed",
+                              fix="pip install 'multilingual-ner-studio[onnx]' (onnxruntime)") from exc
+        opts = ort.SessionOptions()
+        if num_threads:
+            opts.intra_op_num_threads = int(num_threads)
+            opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+            raise ConfigError("E203", f"ONNX Runtime cannot load {path!r}: {exc}",
+                              fix="Export the model again with `ner-studio export`.") from exc
+        self.path = path
+        self.input_names = {i.name for i in self.session.get_inputs()}
+
+    def logits(self, input_ids, attention_mask):
+        """Logits as a float32 numpy array [batch, seq, num_labels] for int64 tensors [batch, seq]."""
+        feed = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
+        if "token_type_ids" in self.input_names:
+            feed["token_type_ids"] = (input_ids * 0).numpy()
+        return self.session.run(["logits"], {k: v for k, v in feed.items() if k in self.input_names})[0]
 
 
 @dataclass
@@ -30,6 +104,25 @@ class Prediction:
 
     tags: list[str]
     scores: list[float]
+
+
+def entity_spans(text: str, offsets: Sequence[tuple[int, int]], pred: Prediction) -> list[dict]:
+    """Entities of a predicted sentence as character spans of ``text``.
+
+    Args:
+        text: the text the words come from.
+        offsets: ``(start, end)`` character offsets of each word in ``text`` (end exclusive).
+        pred: the sentence's prediction (one IOB2 tag and score per word).
+
+    Returns:
+        ``[{"start", "end", "label", "text", "score"}]``; an entity's score is the mean of its words' scores.
+    """
+    out = []
+    for typ, s, e in entities(pred.tags):
+        a, b = offsets[s][0], offsets[e - 1][1]
+        out.append({"start": a, "end": b, "label": typ, "text": text[a:b],
+                    "score": round(sum(pred.scores[s:e]) / (e - s), 4)})
+    return out
 
 
 def batches_by_length(lengths: Sequence[int], max_sentences: int, max_tokens: int) -> list[list[int]]:
@@ -60,27 +153,48 @@ class Predictor:
     """A loaded model folder ready to tag words.
 
     Args:
-        model_dir: a transformers token-classification folder (config with id2label, tokenizer, weights).
-        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        model_dir: a transformers token-classification folder (config with id2label, tokenizer, weights), or an
+            ONNX folder from ``ner-studio export`` (run with ONNX Runtime on the CPU; see :func:`onnx_model_file`).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (an ONNX folder always runs on the CPU).
         max_seq_length: window size in subwords (default: the model's training value from
             ``ner_studio.json``, else 256).
         stride: overlap of windows in subwords.
         precision: ``auto``, ``fp32`` or ``bf16`` (see :func:`core.model.device.use_bf16`; bf16 autocast where the
             device multiplies bf16 natively).
+        onnx_file: run this graph of an ONNX folder instead of the one ``ner_studio.json`` names (for instance
+            ``model.onnx`` next to ``model_int8.onnx``).
+        num_threads: ONNX Runtime intra-op threads (0: its default); PyTorch uses ``torch.set_num_threads``.
+
+    Attributes:
+        backend: ``"torch"`` or ``"onnx"``.
 
     Raises:
         core.kernel.errors.ConfigError: E203 when the folder is not a usable model.
     """
 
     def __init__(self, model_dir: str, device: str = "auto", max_seq_length: int | None = None,
-                 stride: int | None = None, model=None, tokenizer=None, precision: str = "auto") -> None:
+                 stride: int | None = None, model=None, tokenizer=None, precision: str = "auto",
+                 onnx_file: str | None = None, num_threads: int = 0) -> None:
         import torch
-        from transformers import AutoModelForTokenClassification
 
         from core.model.hub import resolve_model
 
         from core.model.tokenization import load_tokenizer
 
+        graph = None
+        if model is None:
+            graph = str(Path(model_dir, onnx_file).resolve()) if onnx_file else onnx_model_file(model_dir)
+            if graph is not None and not Path(graph).is_file():
+                raise ConfigError("E203", f"ONNX graph {graph!r} does not exist", text=graph,
+                                  fix="Pick a .onnx file of the exported folder.")
+        if graph is not None:
+            self._init_onnx(model_dir, graph, max_seq_length, stride, tokenizer, num_threads)
+            self._torch = torch
+            return
+        from transformers import AutoModelForTokenClassification
+
+        self.backend = "torch"
+        self.onnx = None
         self.model_dir = resolve_model(model_dir) if model is None else model_dir
         meta_path = Path(self.model_dir) / "ner_studio.json"
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
@@ -97,6 +211,40 @@ class Predictor:
         self.model.eval()
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self._torch = torch
+
+    def _init_onnx(self, model_dir: str, graph: str, max_seq_length: int | None, stride: int | None, tokenizer,
+                   num_threads: int) -> None:
+        from core.model.bundled import load_tokenizer
+
+        self.backend = "onnx"
+        self.model_dir = str(Path(model_dir).expanduser().resolve())
+        meta_path = Path(self.model_dir) / "ner_studio.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        self.max_seq_length = max_seq_length or int(meta.get("max_seq_length", 256))
+        self.stride = stride if stride is not None else int(meta.get("stride", 32))
+        self.device = "cpu"
+        self.bf16 = False
+        cfg_path = Path(self.model_dir) / "config.json"
+        if not cfg_path.is_file():
+            raise ConfigError("E203", f"ONNX folder {self.model_dir!r} lacks config.json (id2label)",
+                              text=self.model_dir, fix="Export the model again with `ner-studio export`.")
+        id2label = json.loads(cfg_path.read_text(encoding="utf-8")).get("id2label") or {}
+        if not id2label:
+            raise ConfigError("E203", f"config.json of {self.model_dir!r} has no id2label", text=str(cfg_path),
+                              fix="Export the model again with `ner-studio export`.")
+        self.id2label = {int(k): v for k, v in id2label.items()}
+        self.tokenizer = tokenizer or load_tokenizer(self.model_dir)
+        self.onnx = OnnxBackend(graph, num_threads)
+        self.model = None
+
+    def _probs(self, input_ids, attention_mask):
+        """Softmax probabilities, float32 CPU tensor [batch, seq, num_labels], for int64 tensors [batch, seq]."""
+        torch = self._torch
+        if self.onnx is not None:
+            return torch.from_numpy(self.onnx.logits(input_ids, attention_mask)).float().softmax(-1)
+        with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.bf16):
+            out = self.model(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device))
+        return out.logits.float().softmax(-1).cpu()
 
     def predict_tokens(self, sentences: Sequence[Sequence[str]], max_sentences: int = 64,
                        max_tokens: int = 8192) -> list[Prediction]:
@@ -138,10 +286,7 @@ class Predictor:
         with torch.inference_mode():
             for batch in batches_by_length([len(w.input_ids) for w in windows], max_sentences, max_tokens):
                 enc = collate([windows[i] for i in batch], pad_id)
-                with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.bf16):
-                    out = self.model(input_ids=enc["input_ids"].to(self.device),
-                                     attention_mask=enc["attention_mask"].to(self.device))
-                probs = out.logits.float().softmax(-1).cpu()  # [batch, seq, num_labels] float32
+                probs = self._probs(enc["input_ids"], enc["attention_mask"])  # [batch, seq, num_labels] float32
                 if label_ids is not None:
                     lab = enc["labels"]  # [batch, seq] int64, -100 where not scored
                     mask = lab != IGNORE_INDEX
@@ -184,10 +329,6 @@ class Predictor:
         offsets = split_words(text)
         words = [text[a:b] for a, b in offsets]
         pred = self.predict_tokens([words])[0] if words else Prediction([], [])
-        ents = []
-        for typ, s, e in entities(pred.tags):
-            a, b = offsets[s][0], offsets[e - 1][1]
-            ents.append({"start": a, "end": b, "label": typ, "text": text[a:b],
-                         "score": round(sum(pred.scores[s:e]) / (e - s), 4)})
+        ents = entity_spans(text, offsets, pred)
         return {"words": words, "tags": pred.tags, "entities": ents, "lang": lang or detect(text)[0],
                 "offsets": offsets, "latency_ms": round((time.perf_counter() - t0) * 1000, 1)}

@@ -32,6 +32,7 @@ from core.kernel.constants import PROJECT_ROOT
 from core.data.corpus import Corpus, ReadOptions, Sentence
 from core.kernel.errors import RunError
 from core.kernel.files import atomic_write
+from core.data.langid.overrides import apply_overrides
 from core.data.loader import load_corpus
 from core.data.splits import SPLITS, apply_splits, random_split, split_by_file
 from core.runs.paths import check_server_paths
@@ -65,6 +66,8 @@ class Manifest:
             ``avg_tokens`` of train, ``n_errors``, ``n_warnings``).
         source: ``upload``, ``path``, ``demo`` or ``review``.
         updated: unix seconds of the last preparation.
+        lang_overrides: the user's language decisions, oldest first (renames, merges, a language for a file
+            or for selected sentences; see :mod:`core.data.langid.overrides`), applied on every load.
     """
 
     files: list[str]
@@ -76,6 +79,7 @@ class Manifest:
     summary: dict = field(default_factory=dict)
     source: str = "upload"
     updated: float = 0.0
+    lang_overrides: list[dict] = field(default_factory=list)
 
     def read_options(self) -> ReadOptions:
         o = self.options
@@ -136,7 +140,8 @@ class Loaded:
 
 
 def load(manifest: Manifest, max_seq_length: int = VALIDATE_MAX_SEQ_LENGTH) -> Loaded:
-    """Read a manifest's files, assign splits (by file or seeded random) and validate.
+    """Read a manifest's files, apply the user's language decisions (``lang_overrides``), assign splits (by
+    file or seeded random; random splits are stratified by the corrected languages) and validate.
 
     Raises:
         core.kernel.errors.CorpusError: when no file could be read at all.
@@ -144,6 +149,7 @@ def load(manifest: Manifest, max_seq_length: int = VALIDATE_MAX_SEQ_LENGTH) -> L
     corpus = load_corpus(manifest.files, manifest.read_options(),
                          splits=manifest.file_splits if manifest.split_mode == "file" else None)
     corpus.sentences = [s for s in corpus.sentences if s.tokens]
+    apply_overrides(corpus.sentences, manifest.lang_overrides, corpus.report)
     if manifest.split_mode == "random":
         r = manifest.random
         apply_splits(corpus.sentences, random_split(corpus.sentences, float(r.get("dev", 0.1)),
@@ -255,6 +261,33 @@ def prepare(store: RunStore, dataset_id: str, manifest: Manifest | None = None) 
     manifest.updated = time.time()
     write_manifest(store, dataset_id, manifest)
     return loaded
+
+
+def set_language_overrides(store: RunStore, dataset_id: str, overrides: Sequence[dict]) -> Loaded:
+    """Save the dataset's language decisions (the whole list, oldest first) and prepare it again, so the
+    prepared files (what runs, Review and adapters read) carry the corrected languages.
+
+    Args:
+        store: the run store.
+        dataset_id: the dataset.
+        overrides: decision dicts (build them with :func:`core.data.langid.overrides.make_override`).
+
+    Raises:
+        RunError: ``E309`` when the dataset has no manifest.
+    """
+    manifest = read_manifest(store, dataset_id)
+    if manifest is None:
+        raise RunError("E309", f"dataset {dataset_id!r} has no {MANIFEST}: it was not saved by the studio")
+    manifest.lang_overrides = [dict(o) for o in overrides]
+    return prepare(store, dataset_id, manifest)
+
+
+def add_language_override(store: RunStore, dataset_id: str, override: dict) -> Loaded:
+    """Append one language decision (see :func:`set_language_overrides`)."""
+    manifest = read_manifest(store, dataset_id)
+    if manifest is None:
+        raise RunError("E309", f"dataset {dataset_id!r} has no {MANIFEST}: it was not saved by the studio")
+    return set_language_overrides(store, dataset_id, [*manifest.lang_overrides, override])
 
 
 def create(store: RunStore, name: str, *, files: Sequence[str] = (), uploads: Sequence[tuple[str, bytes]] = (),

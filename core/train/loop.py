@@ -45,6 +45,7 @@ from core.kernel.files import atomic_output, atomic_write
 from core.model.device import use_bf16
 from core.runs.checkpoints import STATE, damaged_error, inspect_checkpoints, rotate_in, write_manifest
 from core.runs.worker import is_oom
+from core.train.trackers import track_callbacks
 
 CHECKPOINT_DIR = "checkpoint"
 LOG_EVERY = 5  # optimizer steps between train-loss/speed metric rows
@@ -328,7 +329,9 @@ class _Fit:
         state = _read_state(sound[0].path) if sound else {}
         _set_seed(cfg.seed)
         self.acc = _accelerator(cfg)
-        self.device = str(self.acc.device)
+        # accelerate names a CPU process's device "cpu:<rank>" in multi-process runs; the studio's one device rule
+        # (core.kernel.devices) knows "cpu" and "cuda:<k>"
+        self.device = "cpu" if self.acc.device.type == "cpu" else str(self.acc.device)
         threads = _configure_threads(cfg)
         cb = callbacks or Callbacks()
         self.cb = cb if self.acc.is_main_process else Callbacks()  # the main process reports, evaluates, saves
@@ -812,6 +815,7 @@ def train_run(run, store, resume: bool = False) -> dict:
     splits = load_run_data(run.data, cfg, log)
     log(f"data: train {len(splits['train']):,}, dev {len(splits['dev']):,}, test {len(splits['test']):,} sentences")
     cb = store_callbacks(run, store, log)
+    cb = track_callbacks(cb, cfg.report_to, str(run_dir / "trackers"), run.name, cfg.to_dict())
     n_procs = ddp_process_count(cfg)
     if n_procs > 1:
         result = _fit_distributed(run, store, n_procs, resume, log)

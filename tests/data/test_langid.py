@@ -263,3 +263,102 @@ def test_a_long_text_no_backend_recognises_is_not_given_another_language():
     # issue 9: Fon sentences under a neutral name came out Italian (fastText alone, CLD2 answering nothing)
     text = "Ɖò gbaví klewun klewun ɖokpó mɛ̀ ɔ́ , è nɔ mɔ amì è è nɔ sá dó fɛ̀n é , amì è mɛ̀ è nɔ zín"
     assert detect(text)[0] == UND
+
+
+# ------------------------------------------------------------------------------------------ the user's decisions
+
+
+def _decided(langs, source="a.conll"):
+    return [_sent(f"w{i}", source=source, lang=lang, lang_source="detected" if lang != UND else "none",
+                  line_start=i * 3 + 1) for i, lang in enumerate(langs)]
+
+
+def test_overrides_rename_merge_file_and_sentences_apply_in_order():
+    from core.data.langid.overrides import apply_overrides, make_override
+
+    a = _decided(["es", "und", "pt", "und"], "a.conll")
+    b = _decided(["es", "und"], "b.conll")
+    sents = a + b
+    report = Report()
+    report.add("W110", "old count", file="a.conll", line=4)
+    changed = apply_overrides(sents, [
+        make_override("language", "gl", source_lang="pt"),            # rename pt -> gl
+        make_override("file", "ca", file="b.conll", source_lang="und"),  # only b's und sentence
+        make_override("sentences", "swa", sentences=[("a.conll", 4)]),   # a's first und sentence (line 4)
+        make_override("language", "es", source_lang="gl"),            # merge gl into es (a later decision wins)
+    ], report)
+    assert [s.lang for s in sents] == ["es", "sw", "es", "und", "es", "ca"]
+    assert [s.lang_source for s in sents] == ["detected", "user", "user", "none", "detected", "user"]
+    assert changed == 4  # pt->gl, und->ca, und->sw, gl->es
+    # W110 recounted: one und sentence left, in a.conll at line 10
+    [w] = [p for p in report.problems if p.code == "W110"]
+    assert (w.file, w.line, report.count("W110")) == ("a.conll", 10, 1) and w.message.startswith("1 sentence")
+
+
+def test_override_for_a_whole_file_and_bad_decisions_are_coded_errors():
+    from core.data.langid.overrides import apply_overrides, make_override
+    from core.kernel.errors import ConfigError
+
+    sents = _decided(["es", "nl", "und"], "a.conll") + _decided(["es"], "b.conll")
+    apply_overrides(sents, [make_override("file", "NL", file="a.conll")])
+    assert [s.lang for s in sents] == ["nl", "nl", "nl", "es"]
+    for bad in [lambda: make_override("language", "es", source_lang="es"),
+                lambda: make_override("language", "Spanish!", source_lang="pt"),
+                lambda: make_override("language", "es"),
+                lambda: make_override("sentences", "es", sentences=[]),
+                lambda: make_override("everything", "es")]:
+        with pytest.raises(ConfigError) as exc:
+            bad()
+        assert exc.value.code == "E202"
+    # a decision of an unknown scope (a newer manifest) is skipped, not a crash
+    assert apply_overrides(sents, [{"scope": "paragraph", "lang": "fr"}]) == 0
+
+
+def test_language_panel_counts_per_source_group():
+    from core.data.langid.overrides import language_panel
+
+    sents = [_sent("a", lang="es", lang_source=src) for src in ("field", "user", "filename", "detected", "document")]
+    sents += [_sent("b", lang="ko", lang_source="script"), _sent("c", lang=UND, lang_source="none")]
+    rows = {r["lang"]: r for r in language_panel(sents, n_samples=2)}
+    assert [r["lang"] for r in language_panel(sents)] == ["es", "ko", "und"]
+    es = rows["es"]
+    assert (es["sentences"], es["given"], es["file"], es["detected"], es["document"], es["und"]) == (5, 2, 1, 1, 1, 0)
+    assert rows["ko"]["script"] == 1 and rows["und"]["und"] == 1 and rows["es"]["label"] == "es · Spanish"
+    assert len(es["samples"]) == 2
+
+
+def _fixed_answers(monkeypatch, answers):
+    """The default identifier with fixed backend answers: ``answers[backend name] = [(code, p), ...]``."""
+    from core.data.langid.decide import LanguageIdentifier
+
+    ident = LanguageIdentifier()
+    monkeypatch.setattr(ident, "scores", lambda i, norm: answers[ident.names[i]])
+    return ident
+
+
+TEXT = "jeg ser for meg en scene med mange folk som sitter og spiser sammen i kveld"
+
+
+@pytest.mark.parametrize("ft, cld2, want", [
+    # fastText hesitates with the sure language first or second (outside its close group): CLD2 decides
+    ([("nb", 0.48), ("vi", 0.22)], [("nb", 0.98)], "nb"),
+    ([("ga", 0.31), ("yo", 0.30)], [("yo", 0.99)], "yo"),
+    # a split between close languages stays und: fastText first on a close sibling, or near-tied with one
+    ([("sr", 0.43), ("bs", 0.22)], [("bs", 0.99)], UND),
+    ([("hr", 0.28), ("sr", 0.27)], [("hr", 0.99)], UND),
+    # fastText supports another language (>= 0.5), or ranks the sure language third: und
+    ([("fr", 0.85), ("en", 0.08)], [("en", 0.98)], UND),
+    ([("sr", 0.35), ("hr", 0.19), ("bs", 0.16)], [("bs", 0.99)], UND),
+    # CLD2 not sure (< 0.95): und as before
+    ([("nb", 0.45), ("da", 0.34)], [("nb", 0.9)], UND),
+])
+def test_one_sure_backend_decides_when_the_other_hesitates_outside_close_languages(monkeypatch, ft, cld2, want):
+    ident = _fixed_answers(monkeypatch, {"fasttext": ft, "cld2": cld2})
+    assert ident.decide(TEXT).lang == want
+
+
+def test_cld2_silence_on_a_short_text_vetoes_a_fasttext_guess(monkeypatch):
+    """Fon read as Italian by fastText (CLD2, which knows Italian, answers nothing): und, not it."""
+    text = "Nǔ è wú wɛ è gbɛ̌ nǔ mɔ̌wun ɔ́ , gbetakɛn ɔ́ gbà jɛ̌ mɛ̀ ǎ ."
+    ident = _fixed_answers(monkeypatch, {"fasttext": [("it", 0.99)], "cld2": []})
+    assert ident.decide(text).lang == UND

@@ -40,3 +40,10 @@ def test_device_is_stored_in_its_canonical_form():
     assert TrainConfig.from_dict({"device": " CUDA "}).device == "cuda:0"
     assert TrainConfig.from_dict({"device": "cuda:3"}).device == "cuda:3"
     assert TrainConfig.from_dict({}).device == "auto"
+
+
+def test_report_to_is_validated_with_the_tracker_names():
+    assert TrainConfig.from_dict({"report_to": "tensorboard, mlflow"}).report_to == "tensorboard, mlflow"
+    assert TrainConfig.from_dict({}).report_to == "none"
+    with pytest.raises(ConfigError, match=r"report_to = 'tensorbord' is invalid"):
+        TrainConfig.from_dict({"report_to": "tensorbord"})

@@ -270,8 +270,8 @@ def wstore(tmp_path, monkeypatch) -> RunStore:
 
 
 def _launch(store: RunStore, steps: int) -> tuple[str, int]:
-    run_id = store.create_run({"_entrypoint": FAKE, "device": "cpu", "fake_sleep": 0.05, "fake_steps": steps},
-                              {"train": "fixture"}).run_id
+    run_id = store.create_run({"device": "cpu", "fake_sleep": 0.05, "fake_steps": steps}, {"train": "fixture"},
+                              options={"entrypoint": FAKE}).run_id
     pid = jobs.launch(run_id, store)
     deadline = time.monotonic() + 60
     while store.get_run(run_id).step < 3:

@@ -176,7 +176,8 @@ def _cli(args: list[str], env: dict, timeout: float = 240) -> subprocess.Complet
 def test_cli_train_worker_to_finished_then_predict_and_evaluate(tiny_model_dir, tmp_path):
     env = _env(tmp_path)
     cfg = json.dumps({"model_name_or_path": tiny_model_dir, "max_steps": 8, "eval_steps": 4,
-                      "per_device_train_batch_size": 8, "num_threads": 1, "max_seq_length": 64, "stride": 8})
+                      "per_device_train_batch_size": 8, "num_threads": 1, "max_seq_length": 64, "stride": 8,
+                      "report_to": "tensorboard"})
     proc = _cli(["train", "--train", str(DEMO / "train.conll"), "--dev", str(DEMO / "dev.conll"),
                  "--test", str(DEMO / "test.conll"), "--max-train-sentences", "120", "--config", cfg, "--json"], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -191,6 +192,9 @@ def test_cli_train_worker_to_finished_then_predict_and_evaluate(tiny_model_dir, 
     store = RunStore(tmp_path / "ws")
     hist = store.metric_history(out["run_id"])
     assert len(hist["train_loss"]) >= 1 and len(hist["eval_f1"]) == 2
+    # report_to: the same rows reached TensorBoard event files in the run folder
+    events = list((store.run_dir(out["run_id"]) / "trackers").rglob("events.out.tfevents.*"))
+    assert events and sum(e.stat().st_size for e in events) > 0
     assert {a.kind for a in store.list_artifacts(out["run_id"])} >= {"model", "predictions_test", "predictions_dev"}
     # predict: one tag per word, character offsets
     pred = _cli(["predict", "--model", out["run_id"], "--text", "Angela Merkel visitó Madrid.", "--json"], env)
