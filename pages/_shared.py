@@ -271,3 +271,67 @@ def show_html(fragment: str) -> None:
 
 def fmt_score(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}"
+
+
+# ------------------------------------------------------------------------------------------------ scoring stopped runs
+
+
+def predictions_mark(s: RunStore, run: Any) -> str:
+    """``from step N, stopped`` when a run's predictions come from a stopped or failed run's best model, else ''
+    (see :func:`core.runs.scoring.prediction_mark`)."""
+    from core.runs.scoring import prediction_mark
+
+    return prediction_mark(run, s.run_dir(run.run_id, create=False))
+
+
+def predictions_label(s: RunStore, run: Any) -> str:
+    """A run's label for the Evaluate / Review pickers, with :func:`predictions_mark` when there is one."""
+    from core.ui.runinfo import run_label
+
+    mark = predictions_mark(s, run)
+    return run_label(run) + (f" · {mark}" if mark else "")
+
+
+def score_stopped_runs(s: RunStore, key: str, expanded: bool = False) -> None:
+    """Offer "Score this run's dev/test now" for STOPPED and FAILED runs that saved a best model: a background
+    job (:func:`core.runs.jobs.launch_scoring`) writes their predictions like a finished run's."""
+    from core.runs.scoring import RUNNING_STATE, best_model, describe
+    from core.ui.runinfo import run_label
+
+    found = {r.run_id: (r, m) for r in s.list_runs(status=("STOPPED", "FAILED"))
+             if (m := best_model(r, s.run_dir(r.run_id, create=False)))}
+    if not found:
+        return
+
+    def label(i: str) -> str:
+        r, (_, step) = found[i]
+        return f"{run_label(r)} · best model from step {step if step is not None else '?'}, {r.status.lower()}"
+
+    with st.expander(f"Score a stopped or failed run ({len(found)} with a best model)", expanded=expanded):
+        rid = durable(st.selectbox, "Run", list(found), format_func=label, key=f"{key}_score_run")
+        state = jobs.scoring_status(rid, s)
+        running = bool(state and state.get("state") == RUNNING_STATE)
+        if st.button("Score this run's dev/test now", key=f"{key}_score", disabled=running,
+                     help="Predicts the run's dev and test sentences with the best model it saved, in the "
+                          "background; the predictions are then evaluated and reviewed here like a finished run's, "
+                          "marked with the step they come from."):
+            try:
+                jobs.launch_scoring(rid, s)
+            except StudioError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+        if running:
+            st.fragment(guarded(_scoring_watch), run_every=2.0)(rid)
+        elif state:
+            (st.error if state.get("state") == "FAILED" else st.caption)(describe(state))
+
+
+def _scoring_watch(run_id: str) -> None:
+    """Shows a running scoring job; reruns the page when it has ended (its predictions then appear)."""
+    from core.runs.scoring import RUNNING_STATE, describe
+
+    state = jobs.scoring_status(run_id, store())
+    if not state or state.get("state") != RUNNING_STATE:
+        st.rerun(scope="app")
+    st.info(describe(state))

@@ -11,8 +11,8 @@ from core.eval.metrics import DEFAULT_MODE, MODES
 from core.kernel.errors import StudioError
 from core.ui.plots import error_kinds_figure, scores_heatmap, selectable_confusion_figure
 from core.ui.render import RTL_LANGS, render_comparison
-from core.ui.runinfo import run_label
-from pages._shared import durable, fmt_score, setup, show_html
+from pages._shared import (durable, fmt_score, predictions_label, predictions_mark, score_stopped_runs, setup,
+                           show_html)
 
 MAX_SENTENCES = 20
 store = setup("Evaluate", "Entity-level scores (strict or conlleval, named) and token accuracy per language and "
@@ -29,13 +29,15 @@ def scored(path: str, mtime: float, mode: str):
 
 
 evaluated, files = runs_with_predictions(store)
+score_stopped_runs(store, "eval", expanded=not evaluated)
 if not evaluated:
-    st.info("No evaluated run yet: a run writes its dev and test predictions when it finishes. Start one on the "
-            "Train page, or use Quick start on the Home page.")
+    st.info("No evaluated run yet: a run writes its dev and test predictions when it finishes (a stopped or failed "
+            "run can be scored above). Start one on the Train page, or use Quick start on the Home page.")
     st.stop()
 by_id = {r.run_id: r for r in evaluated}
+labels = {i: predictions_label(store, r) for i, r in by_id.items()}
 c1, c2, c3 = st.columns([3, 1, 1])
-run_id = durable(c1.selectbox, "Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="eval_run")
+run_id = durable(c1.selectbox, "Run", list(by_id), format_func=labels.__getitem__, key="eval_run")
 split = durable(c2.radio, "Split", list(files[run_id]), horizontal=True, key="eval_split")
 mode = durable(c3.radio, "Scoring mode", list(MODES), default=DEFAULT_MODE, horizontal=True,
                key="eval_mode", help=MODE_HELP)
@@ -47,7 +49,9 @@ except StudioError as exc:
     st.stop()
 
 o = result["overall"]
-st.caption(f"Entity scores: **{result['mode_label']}**, {split} split.")
+mark = predictions_mark(store, by_id[run_id])
+st.caption(f"Entity scores: **{result['mode_label']}**, {split} split"
+           + (f"; predictions of the run's best model, {mark}." if mark else "."))
 m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Precision", fmt_score(o["precision"]))
 m2.metric("Recall", fmt_score(o["recall"]))

@@ -14,9 +14,8 @@ from core.eval.metrics import ERROR_KINDS
 from core.ui.render import RTL_LANGS, render_comparison, render_tokens
 from core.data.review import (ReviewLog, apply_corrections, count_by_action, edit_span, review_path, source_id_for_dataset,
                          source_id_for_run, tokens_sha1)
-from core.ui.runinfo import run_label
 from core.data.writers import conll_text, jsonl_text
-from pages._shared import durable, reviewer_name, setup, show_html
+from pages._shared import durable, predictions_label, reviewer_name, score_stopped_runs, setup, show_html
 
 PAGE_SIZE = 5
 store = setup("Review", "Check predictions against the gold annotation and correct either.")
@@ -44,13 +43,15 @@ run = None
 split = None
 if kind == "a run's predictions":
     runs, files = runs_with_predictions(store)
+    score_stopped_runs(store, "review", expanded=not runs)
     if not runs:
-        st.info("No run has predictions yet: they are written when a run finishes. Start one on the Train page, or "
-                "review a dataset instead.")
+        st.info("No run has predictions yet: they are written when a run finishes (a stopped or failed run can be "
+                "scored above). Start one on the Train page, or review a dataset instead.")
         st.stop()
     by_id = {r.run_id: r for r in runs}
+    labels = {i: predictions_label(store, r) for i, r in by_id.items()}
     c1, c2 = st.columns([3, 1])
-    run_id = durable(c1.selectbox, "Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="review_run")
+    run_id = durable(c1.selectbox, "Run", list(by_id), format_func=labels.__getitem__, key="review_run")
     split = durable(c2.radio, "Split", list(files[run_id]), horizontal=True, key="review_split")
     run = by_id[run_id]
     path = files[run_id][split]

@@ -11,6 +11,7 @@ import streamlit as st
 from core.runs import registry
 
 from core.runs import jobs
+from core.runs.checkpoints import inspect_checkpoints, resume_plan, resumed_text
 from core.kernel.config import DEFAULT_MODEL, TrainConfig
 from core.kernel.constants import EVAL_F1, EVAL_LOSS, LEARNING_RATE, SENTENCES_PER_S, TRAIN_LOSS
 from core.model.device import describe_device
@@ -111,6 +112,13 @@ if runs:
             st.error(str(exc))
         else:
             st.rerun()
+    if run.status in (STOPPED, FAILED):  # sizes only: instant; the worker checks the SHA-256 digests on resume
+        st.caption("Resume: " + resume_plan(inspect_checkpoints(store.checkpoint_dir(run_id), hashes=False)) + ".")
+    if run.summary.get("resumed_from"):
+        st.caption("This attempt " + resumed_text(run.summary["resumed_from"]) + ".")
+        if run.status != FINISHED:
+            for w in run.summary.get("warnings", []):
+                st.warning(w)
     interval = live_interval(st.session_state.get(f"live_{run_id}")) if run.active else None
     st.fragment(guarded(live_panel), run_every=interval)(run_id, run.active)
     if run.status == FAILED and run.error:

@@ -5,6 +5,9 @@ Configured through ``run.config``:
 * ``fake_steps`` (int, default 10): steps to train; ``fake_forever`` (bool): train until stopped.
 * ``fake_sleep`` (seconds per step, default 0.02).
 * ``fake_eval_every`` (int, default 5): log ``eval_f1`` every that many steps.
+* ``fake_log_bytes`` (int): first print that many bytes of numbered log lines (``log line 000123 ...``), then
+  train; ``fake_hard_exit`` (bool): with it, end the process with ``os._exit(3)`` right after those lines (no
+  interpreter shutdown, nothing flushed by Python).
 * ``fake_fail_at`` (int): raise at that step; ``fake_error``: ``"value"`` (ValueError, default), ``"oom"``
   (a class named OutOfMemoryError, like torch.cuda's), ``"studio"`` (ConfigError E202).
 
@@ -14,6 +17,7 @@ The resume state is a JSON step counter in ``<run_dir>/checkpoints/state.json``,
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from core.kernel.constants import EVAL_F1, TRAIN_LOSS
@@ -40,6 +44,17 @@ def train_run(run, store, resume: bool) -> dict:
         step = json.loads(state.read_text())["step"]
         store.rewind_metrics(run.run_id, step)
         print(f"resumed from step {step}", flush=True)
+    if cfg.get("fake_log_bytes"):
+        n = 0
+        written = 0
+        while written < int(cfg["fake_log_bytes"]):
+            line = f"log line {n:06d} " + "x" * 60
+            print(line)  # no flush: the worker's stdout must not lose buffered lines
+            written += len(line) + 1
+            n += 1
+        print(f"log lines written: {n}")
+        if cfg.get("fake_hard_exit"):
+            os._exit(3)
     forever = bool(cfg.get("fake_forever"))
     total = int(cfg.get("fake_steps", 10))
     store.update_run(run.run_id, total_steps=None if forever else total)

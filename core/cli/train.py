@@ -157,12 +157,19 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from core.runs import jobs
 
+    from core.runs.checkpoints import inspect_checkpoints, resume_plan, resumed_text
+
     store = _store()
+    store.get_run(args.run)  # E301 before anything else
+    print(f"run {args.run}: " + resume_plan(inspect_checkpoints(store.checkpoint_dir(args.run))), file=sys.stderr)
     pid = jobs.resume(args.run, store)
     print(f"run {args.run} resumed (worker pid {pid})", file=sys.stderr)
     if args.detach:
         return 0
-    return _print_result(watch(args.run, store, args.json), args.json)
+    run = watch(args.run, store, args.json)
+    if run.summary.get("resumed_from") and not args.json:
+        print(f"run {args.run} {resumed_text(run.summary['resumed_from'])}")
+    return _print_result(run, args.json)
 
 
 def _model_dir(ref: str) -> str:

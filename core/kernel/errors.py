@@ -101,6 +101,8 @@ CODES: dict[str, tuple[str, str]] = {
              "then resume the run."),
     "E323": ("unexpected error", "The traceback was written to the workspace log (logs/app.log); report it "
              "with that file."),
+    "E324": ("checkpoint damaged", "Resume falls back to the previous checkpoint by itself; when both are damaged, "
+             "start again from step 0 or from the run's best model folder."),
     # deployment: ONNX export, the prediction service, the Hub
     "E601": ("export failed", "Install the extra: pip install 'multilingual-ner-studio[onnx]'; see the message."),
     "E602": ("int8 quantization refused",

@@ -6,6 +6,10 @@ the caller never trains, it starts ``python -m core.runs.worker --run RUN_ID`` a
 stderr appended to the run's ``train.log``, and then only watches the run store. Stopping is a flag in the
 store that the trainer reads at its next step boundary.
 
+``train.log`` is never cut: it is opened in append mode by every attempt (never truncated, rotated or capped),
+and the worker writes it unbuffered (``PYTHONUNBUFFERED=1`` here, line-buffered streams in the worker), so a
+killed process loses no line it printed. Error texts and pages show a tail; the file keeps everything.
+
 A worker that dies without reporting (``kill -9``, the kernel's OOM killer, a crash in native code) is
 detected by :func:`check_alive`: its pid is gone or a zombie (checked at once), or its heartbeat is older
 than :data:`HEARTBEAT_TIMEOUT_S`; the run is then marked FAILED with code ``E307`` and the last 40 lines of
@@ -341,3 +345,79 @@ def check_alive(store: RunStore, *, heartbeat_timeout: float | None = None) -> l
     now = time.time()
     return [run.run_id for run in store.list_runs(status=ACTIVE_STATUSES)
             if reap(run, store, heartbeat_timeout=heartbeat_timeout, now=now)]
+
+
+def launch_scoring(run_id: str, store: RunStore) -> int:
+    """Start the background job that scores a STOPPED or FAILED run's best model on its dev and test data.
+
+    Runs ``[sys.executable, "-m", "core.runs.worker", "--score", run_id]`` like :func:`launch` (no shell, its
+    own session, output appended to ``<run>/score.log``); the job writes ``predictions_<split>.jsonl`` and its
+    state file (see :mod:`core.runs.scoring`). The run's status does not change.
+
+    Returns:
+        The job's pid.
+
+    Raises:
+        RunError: ``E301`` no such run; ``E305`` the run is not STOPPED or FAILED, has no best model, or is
+            being scored already; ``E306`` the process could not be started.
+    """
+    from core.runs import scoring
+
+    run = store.get_run(run_id)
+    run_dir = store.run_dir(run_id)
+    if scoring.best_model(run, run_dir) is None:
+        raise RunError("E305", f"run {run_id!r} is {run.status} with no saved best model: only a stopped or failed "
+                               f"run that saved one can be scored (a finished run scores itself)")
+    current = scoring_status(run_id, store)
+    if current and current.get("state") == scoring.RUNNING_STATE:
+        raise RunError("E305", f"run {run_id!r} is being scored already (pid {current.get('pid')})")
+    cmd = [sys.executable, "-m", "core.runs.worker", "--score", run_id]
+    env = dict(os.environ, **{WORKSPACE_ENV: str(store.workspace), "PYTHONUNBUFFERED": "1"})
+    with (run_dir / scoring.SCORING_LOG).open("ab") as fh:
+        fh.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} scoring: {' '.join(cmd)}\n".encode())
+        fh.flush()
+        try:
+            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=fh,
+                                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        except OSError as exc:
+            raise RunError("E306", f"cannot start the scoring job of run {run_id!r} ({' '.join(cmd)}): {exc}") from exc
+    _CHILDREN[proc.pid] = proc
+    scoring.write_state(run_dir, state=scoring.RUNNING_STATE, pid=proc.pid, started=time.time(), finished=None,
+                        error=None, step=scoring.best_model(run, run_dir)[1], run_status=run.status)
+    return proc.pid
+
+
+def scoring_status(run_id: str, store: RunStore) -> dict | None:
+    """The scoring job's state (see :func:`core.runs.scoring.read_state`); a RUNNING job whose process is gone
+    is recorded FAILED with the tail of ``score.log``. None when the run was never scored this way."""
+    from core.runs import scoring
+
+    run_dir = store.run_dir(run_id, create=False)
+    state = scoring.read_state(run_dir)
+    if not state or state.get("state") != scoring.RUNNING_STATE:
+        return state
+    alive, detail = process_state(state.get("pid"))
+    # a child launched here is trusted: until it has exec'ed, its command line is still this process's
+    if alive and (state.get("pid") in _CHILDREN or is_scorer_of(state.get("pid"), run_id)):
+        return state
+    if scoring.read_state(run_dir).get("state") != scoring.RUNNING_STATE:  # it finished as we looked
+        return scoring.read_state(run_dir)
+    tail = log_tail(run_dir / scoring.SCORING_LOG, 20)
+    return scoring.write_state(run_dir, state=FAILED, finished=time.time(),
+                               error=f"[E307] the scoring process {state.get('pid')} is gone ({detail})\n{tail}")
+
+
+def is_scorer_of(pid: int | None, run_id: str) -> bool:
+    """Whether ``pid`` is the scoring job of ``run_id`` (``... core.runs.worker --score <run_id>``); True for this
+    process (in-process scoring) and where the command line cannot be read."""
+    if pid is None:
+        return False
+    if pid == os.getpid() or not _HAVE_PROCFS:
+        return True
+    try:
+        args = [a.decode("utf-8", "replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return "--score" in args and run_id in args

@@ -358,6 +358,33 @@ def run_worker(run_id: str, store: RunStore, *, resume: bool = False, poll_inter
             signal.signal(sig, handler)
 
 
+def score_worker(run_id: str, store: RunStore, entrypoint: str | None = None) -> int:
+    """Run the scoring job of a stopped or failed run in this process and record its outcome in the run's
+    ``scoring.json`` (see :mod:`core.runs.scoring`); the run's own status is not touched.
+
+    Returns:
+        0 when the predictions were written, 1 when scoring failed (the coded error is in the state file).
+    """
+    from core.runs import scoring
+
+    run_dir = store.run_dir(run_id)
+    scoring.write_state(run_dir, state=scoring.RUNNING_STATE, pid=os.getpid(),
+                        started=(scoring.read_state(run_dir) or {}).get("started") or time.time())
+    try:
+        fn = resolve_entrypoint(entrypoint or scoring.SCORING_ENTRYPOINT)
+        out = dict(fn(run_id, store) or {})
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded in the state file with its code
+        traceback.print_exc()
+        run = store.find_run(run_id)
+        message = classify_error(exc, run) if run is not None else str(exc)
+        scoring.write_state(run_dir, state=FAILED, finished=time.time(), error=message)
+        _say(f"scoring of run {run_id} FAILED: {message}")
+        return 1
+    scoring.write_state(run_dir, state=FINISHED, finished=time.time(), error=None, **out)
+    _say(f"scoring of run {run_id} finished: {out.get('splits')}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry: ``python -m core.runs.worker --run RUN_ID [--resume]``.
 
@@ -366,10 +393,19 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(prog="python -m core.runs.worker",
                                      description="Train one run of the run store (started by core.runs.jobs.launch).")
-    parser.add_argument("--run", required=True, help="run id")
+    parser.add_argument("--run", help="run id")
     parser.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    parser.add_argument("--score", metavar="RUN_ID", help="score a stopped or failed run's best model on its dev "
+                        "and test data (core.runs.scoring) instead of training")
     args = parser.parse_args(argv)
+    if bool(args.run) == bool(args.score):
+        parser.error("give exactly one of --run or --score")
+    for stream in (sys.stdout, sys.stderr):  # every line reaches train.log at once, even before an os._exit or a kill
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True, write_through=True)
     store = RunStore()
+    if args.score:
+        return score_worker(args.score, store)
     try:
         status = run_worker(args.run, store, resume=args.resume, handle_signals=True)
     except StudioError as exc:

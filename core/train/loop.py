@@ -41,8 +41,9 @@ from core.kernel.constants import (EPOCH, EVAL_F1, EVAL_F1_LANG_PREFIX, EVAL_LOS
                                    GRAD_NORM, LEARNING_RATE, SENTENCES_PER_S, TOKENS_PER_S, TRAIN_LOSS)
 from core.kernel.devices import select_device
 from core.kernel.errors import StudioError
-from core.kernel.files import atomic_output, atomic_write, replace_path
+from core.kernel.files import atomic_output, atomic_write
 from core.model.device import use_bf16
+from core.runs.checkpoints import STATE, damaged_error, inspect_checkpoints, rotate_in, write_manifest
 from core.runs.worker import is_oom
 from core.train.trackers import track_callbacks
 
@@ -60,12 +61,15 @@ class Callbacks:
         on_progress: ``(step, total_steps)`` after every optimizer step.
         should_stop: polled at every step boundary; True saves a checkpoint and returns ``STOPPED``.
         log: one line of human-readable text.
+        on_resume: ``(step, {"checkpoint", "step", "which", "damaged": [...]})`` once a checkpoint was loaded,
+            before training goes on (the store rewinds metric rows after ``step``).
     """
 
     on_metrics: Callable[[int, dict], None] | None = None
     on_progress: Callable[[int, int], None] | None = None
     should_stop: Callable[[], bool] | None = None
     log: Callable[[str], None] | None = None
+    on_resume: Callable[[int, dict], None] | None = None
 
 
 @dataclass
@@ -82,6 +86,7 @@ class FitResult:
         tokens_per_s: real (non-padding) subwords per second of pure training steps.
         padding_fraction: share of computed positions that were padding.
         dev: the last dev evaluation (``core.eval.metrics.evaluate`` shape) or None.
+        resumed_from: the checkpoint training continued from (see ``Callbacks.on_resume``), None for a fresh start.
     """
 
     status: str
@@ -93,6 +98,7 @@ class FitResult:
     tokens_per_s: float = 0.0
     padding_fraction: float = 0.0
     dev: dict | None = None
+    resumed_from: dict | None = None
 
 
 def label_list_for(train: Sequence[Sentence], fixed: Sequence[str] | None = None) -> list[str]:
@@ -316,8 +322,11 @@ class _Fit:
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else self.out / CHECKPOINT_DIR
-        saved = resume and (self.ckpt_dir / "state.json").exists()
-        state = json.loads((self.ckpt_dir / "state.json").read_text(encoding="utf-8")) if saved else {}
+        self.found = inspect_checkpoints(self.ckpt_dir) if resume else []
+        sound = [c for c in self.found if not c.problem]
+        if self.found and not sound:
+            raise damaged_error(self.found, self.out / MODEL_DIR)
+        state = _read_state(sound[0].path) if sound else {}
         _set_seed(cfg.seed)
         self.acc = _accelerator(cfg)
         # accelerate names a CPU process's device "cpu:<rank>" in multi-process runs; the studio's one device rule
@@ -331,11 +340,8 @@ class _Fit:
         self._encode(threads)
         self.dev_eval = stratified_sample(dev, cfg.eval_max_sentences, cfg.seed)
         self._prepare()
-        self.p = _Progress(**{k: state[k] for k in ("step", "epoch", "batch_pos", "best_f1", "bad_evals")
-                              if k in state})
-        if saved:
-            self.acc.load_state(str(self.ckpt_dir))
-            self.log(f"resumed at step {self.p.step} (epoch {self.p.epoch}, batch {self.p.batch_pos})")
+        self.p = _Progress()
+        self.resumed_from = self.load_checkpoint() if self.found else None
         self.m = _Meter(t_log=time.perf_counter())
         self.last_dev: dict | None = None
         self.status = "FINISHED"
@@ -483,8 +489,11 @@ class _Fit:
         return self.any_process(stop)
 
     def save_checkpoint(self) -> None:
-        """``accelerator.save_state`` (weights, AdamW, schedule, RNG of every process) plus ``state.json``,
-        written to a temporary folder and renamed over the checkpoint (a kill never leaves half of one)."""
+        """``accelerator.save_state`` (weights, AdamW, schedule, RNG of every process) plus ``state.json`` into a
+        temporary folder, then ``manifest.json`` (size and SHA-256 of every file, synced to disk) written last,
+        then renamed in as the newest checkpoint; the one it replaces is kept as ``<name>.prev``
+        (:func:`core.runs.checkpoints.rotate_in`): a kill or a full disk never leaves half of one, and a
+        checkpoint damaged later still has the previous one behind it."""
         tmp = self.ckpt_dir.with_name(self.ckpt_dir.name + ".tmp")
         if self.acc.is_main_process and tmp.exists():
             shutil.rmtree(tmp)
@@ -492,10 +501,47 @@ class _Fit:
         self.acc.save_state(str(tmp))
         self.acc.wait_for_everyone()
         if self.acc.is_main_process:
-            (tmp / "state.json").write_text(json.dumps({**dataclasses.asdict(self.p), "labels": self.labels}),
-                                            encoding="utf-8")
-            replace_path(tmp, self.ckpt_dir)
+            (tmp / STATE).write_text(json.dumps({**dataclasses.asdict(self.p), "labels": self.labels}),
+                                     encoding="utf-8")
+            write_manifest(tmp)
+            rotate_in(tmp, self.ckpt_dir)
         self.acc.wait_for_everyone()
+
+    def load_checkpoint(self) -> dict:
+        """Load the newest sound checkpoint of :attr:`found` (verified against its manifest) with
+        ``accelerator.load_state``; one that fails to verify or to load is marked damaged and the previous
+        one is tried, with a warning in the log. Sets the progress from its ``state.json``.
+
+        Returns:
+            ``{"checkpoint", "step", "which", "damaged": [{"path", "step", "problem", ...}]}``.
+
+        Raises:
+            RunError: ``E324`` naming every checkpoint folder when none could be loaded.
+        """
+        for info in self.found:
+            if info.problem:
+                continue
+            try:
+                state = _read_state(info.path)
+                self.acc.load_state(str(info.path))
+            except Exception as exc:  # noqa: BLE001 - recorded as the checkpoint's damage, then the next one tried
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                info.problem = f"accelerate could not load it ({type(exc).__name__}: {first})"
+                info.verified = False
+                continue
+            self.p = _Progress(**{k: state[k] for k in ("step", "epoch", "batch_pos", "best_f1", "bad_evals")
+                                  if k in state})
+            damaged = [c.to_dict() for c in self.found if c.problem]
+            for c in damaged:
+                self.log(f"WARNING: [E324] the {c['which']} checkpoint {c['path']} is damaged ({c['problem']}): "
+                         f"resuming from the {info.which} checkpoint {info.path} (step {self.p.step}) instead")
+            self.log(f"resumed at step {self.p.step} (epoch {self.p.epoch}, batch {self.p.batch_pos}) from the "
+                     f"{info.which} checkpoint {info.path}")
+            out = {"checkpoint": str(info.path), "step": self.p.step, "which": info.which, "damaged": damaged}
+            if self.cb.on_resume:
+                self.cb.on_resume(self.p.step, out)
+            return out
+        raise damaged_error(self.found, self.out / MODEL_DIR)
 
     def after_step(self) -> bool:
         """Progress, metric row, evaluation and checkpoint after an optimizer step; True when training is over."""
@@ -550,7 +596,7 @@ class _Fit:
                          sentences_per_s=m.seen_windows / m.train_time if m.train_time else 0.0,
                          tokens_per_s=m.seen_real / m.train_time if m.train_time else 0.0,
                          padding_fraction=1 - m.seen_real / m.seen_padded if m.seen_padded else 0.0,
-                         dev=self.last_dev)
+                         dev=self.last_dev, resumed_from=self.resumed_from)
 
     def close(self) -> None:
         """End accelerate's state (and process group) so the next :func:`fit` in this process starts afresh."""
@@ -581,7 +627,7 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
 
     Raises:
         StudioError: E303 out of memory (what to lower), E304 loss is NaN/inf (what to change), E202 when there
-            is nothing to train on.
+            is nothing to train on, E324 when ``resume`` finds checkpoints but none is sound (each is named).
     """
     run = _Fit(cfg, train, dev, out_dir, callbacks, resume, checkpoint_dir)
     t_start = time.perf_counter()
@@ -603,12 +649,16 @@ def fit(cfg: TrainConfig, train: Sequence[Sentence], dev: Sequence[Sentence], ou
 
 
 
+def _read_state(folder: Path) -> dict:
+    """A checkpoint's ``state.json`` (progress and label list)."""
+    return json.loads((Path(folder) / STATE).read_text(encoding="utf-8"))
+
+
 def checkpoint_step(checkpoint_dir: str) -> int | None:
-    """Optimizer step of the checkpoint in ``checkpoint_dir``, or None when there is none."""
-    state = Path(checkpoint_dir) / "state.json"
-    if not state.exists():
-        return None
-    return int(json.loads(state.read_text(encoding="utf-8"))["step"])
+    """Optimizer step of the newest sound checkpoint in ``checkpoint_dir`` (or its ``.prev``), or None when
+    there is none (sizes checked, not hashes)."""
+    sound = [c for c in inspect_checkpoints(checkpoint_dir, hashes=False) if not c.problem]
+    return sound[0].step if sound else None
 
 
 def load_run_data(data: dict, cfg: TrainConfig, log: Callable[[str], None] = print) -> dict[str, list[Sentence]]:
@@ -712,8 +762,14 @@ def run_config(run) -> TrainConfig:
 
 
 def store_callbacks(run, store, log: Callable[[str], None]) -> Callbacks:
-    """Callbacks that report a run to the store: metric rows, the planned step count (once), stop requests."""
+    """Callbacks that report a run to the store: metric rows, the planned step count (once), stop requests, and
+    on resume the checkpoint used (metric rows after its step rewound; ``summary["resumed_from"]``, with a
+    warning per damaged checkpoint passed over)."""
     planned = {"set": False}
+
+    def on_resume(step: int, info: dict) -> None:
+        store.rewind_metrics(run.run_id, step)
+        store.update_run(run.run_id, summary={"resumed_from": info, "warnings": resume_warnings(info)})
 
     def on_progress(step: int, total: int) -> None:
         if not planned["set"]:
@@ -721,7 +777,15 @@ def store_callbacks(run, store, log: Callable[[str], None]) -> Callbacks:
             planned["set"] = True
 
     return Callbacks(on_metrics=lambda step, m: store.log_metrics(run.run_id, step, m), on_progress=on_progress,
-                     should_stop=lambda: store.stop_requested(run.run_id), log=log)
+                     should_stop=lambda: store.stop_requested(run.run_id), log=log, on_resume=on_resume)
+
+
+def resume_warnings(info: dict | None) -> list[str]:
+    """One warning per damaged checkpoint a resume passed over (``FitResult.resumed_from`` shape)."""
+    if not info:
+        return []
+    return [f"[E324] the {d['which']} checkpoint {d['path']} was damaged ({d['problem']}): resumed from the "
+            f"{info['which']} checkpoint {info['checkpoint']} at step {info['step']}" for d in info.get("damaged", [])]
 
 
 def train_run(run, store, resume: bool = False) -> dict:
@@ -750,10 +814,6 @@ def train_run(run, store, resume: bool = False) -> dict:
     t0 = time.perf_counter()
     splits = load_run_data(run.data, cfg, log)
     log(f"data: train {len(splits['train']):,}, dev {len(splits['dev']):,}, test {len(splits['test']):,} sentences")
-    if resume:
-        step = checkpoint_step(str(ckpt))
-        if step is not None:
-            store.rewind_metrics(run.run_id, step)
     cb = store_callbacks(run, store, log)
     cb = track_callbacks(cb, cfg.report_to, str(run_dir / "trackers"), run.name, cfg.to_dict())
     n_procs = ddp_process_count(cfg)
@@ -761,15 +821,18 @@ def train_run(run, store, resume: bool = False) -> dict:
         result = _fit_distributed(run, store, n_procs, resume, log)
     else:
         result = fit(cfg, splits["train"], splits["dev"], str(run_dir), cb, resume=resume, checkpoint_dir=str(ckpt))
+    resumed = {"resumed_from": result.resumed_from} if result.resumed_from else {}
     if result.status == "STOPPED":
-        return {"status": "STOPPED", "best_dev_f1": result.best_dev_f1}
+        return {"status": "STOPPED", "best_dev_f1": result.best_dev_f1,
+                "summary": {**resumed, "warnings": resume_warnings(result.resumed_from)}}
     store.update_run(run.run_id, model_dir=result.model_dir)
     store.add_artifact(run.run_id, "model", result.model_dir)
     predictor = Predictor(result.model_dir, device=cfg.device)
     summary: dict = {"train_seconds": round(result.train_seconds, 1), "steps": result.steps,
                      "train_sentences_per_s": round(result.sentences_per_s, 2),
                      "n_train": len(splits["train"]), "n_dev": len(splits["dev"]), "n_test": len(splits["test"]),
-                     "languages": sorted({s.lang for s in splits["train"]}), "warnings": []}
+                     "languages": sorted({s.lang for s in splits["train"]}),
+                     "warnings": resume_warnings(result.resumed_from), **resumed}
     scores: dict = {}
     for split in ("dev", "test"):
         sents = splits[split]

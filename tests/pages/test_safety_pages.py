@@ -3,6 +3,7 @@ run store on every page, stopping / stalled / elapsed on Train, stopped runs in 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.runs import registry
-from core.runs.store import RUNNING, STOPPED, RunStore
+from core.runs.store import FAILED, RUNNING, STOPPED, RunStore
 from tests.ui_seed import conll_files, finished_run, running_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,12 +44,50 @@ def test_password_gate_shows_only_a_password_field_on_every_page(store, monkeypa
     assert len(at.selectbox) == 0 and [b.label for b in at.button] == ["Enter"] and not at.get("plotly_chart")
 
 
-def test_password_check_is_constant_time_and_delay_grows(monkeypatch):
+def _gate_script():
+    import streamlit as st
+
+    from pages._shared import gate
+
+    if gate():
+        st.markdown("inside the studio")
+
+
+def test_wrong_passwords_wait_longer_each_time_then_the_right_one_enters(store, monkeypatch):
+    """Clicks through the gate's form in AppTest: every wrong password is compared in constant time
+    (hmac.compare_digest) and waits twice as long as the one before (capped); the right one opens the page."""
+    import types
+
     from pages import _shared
 
-    calls = []
-    monkeypatch.setattr(_shared.hmac, "compare_digest", lambda a, b: calls.append((a, b)) or a == b)
-    assert _shared.BASE_DELAY_S * 2 ** 3 == 2.0 and min(_shared.MAX_DELAY_S, _shared.BASE_DELAY_S * 2 ** 10) == 10.0
+    monkeypatch.setenv("NER_STUDIO_PASSWORD", "s3cret")
+    _shared._failures.clear()  # the failure count is per server (cache_resource): start from none
+    slept: list[float] = []
+    monkeypatch.setattr(_shared, "time", types.SimpleNamespace(sleep=slept.append, strftime=time.strftime,
+                                                               time=time.time))
+    compared: list[tuple[bytes, bytes]] = []
+    real_compare = _shared.hmac.compare_digest
+    monkeypatch.setattr(_shared.hmac, "compare_digest", lambda a, b: compared.append((a, b)) or real_compare(a, b))
+    # The gate's own script (app.py draws it before st.navigation; AppTest does not deliver a form submit drawn
+    # before st.navigation in a multipage app: seen with streamlit 1.67, a plain form in the same place too)
+    at = AppTest.from_function(_gate_script, default_timeout=30).run()
+    for attempt in range(1, 6):
+        at.text_input(key="login_password").input(f"wrong{attempt}")
+        at.button[0].click().run()
+        assert not at.exception
+        assert [e.value for e in at.error] == ["Wrong password."]
+        assert [t.label for t in at.text_input] == ["Password"]  # still only the gate
+    base, cap = _shared.BASE_DELAY_S, _shared.MAX_DELAY_S
+    assert slept == [min(cap, base * 2 ** k) for k in range(5)]
+    assert all(later > earlier for earlier, later in zip(slept, slept[1:]))
+    assert compared[-1] == (b"wrong5", b"s3cret")
+    at.text_input(key="login_password").input("s3cret")
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert "Password" not in [t.label for t in at.text_input]
+    assert [m.value for m in at.markdown] == ["inside the studio"]
+    assert len(slept) == 5 and _shared._failures()["n"] == 0  # success waits not, and resets the count
+    _shared._failures.clear()
 
 
 def test_password_from_secrets_file(store, tmp_path, monkeypatch):
@@ -119,12 +158,12 @@ def test_damaged_store_is_a_coded_error_on_every_page_with_a_repair_button(store
         assert not at.exception
         assert any(e.value.startswith("[E321]") for e in at.error), page
         assert [b.label for b in at.button] == ["Repair the run store"]
-    from pages import _shared
-
-    monkey_store = RunStore(store.workspace)
-    out = monkey_store.repair()  # what the button's callback does (pages/_shared._repair_store)
-    assert out["runs"] == 1
-    at = app().run()
+    at.button(key="repair_store").click().run()  # the on_click callback repairs before the page reruns
+    assert not at.exception and not at.error
+    [done] = [s.value for s in at.success]
+    assert done.startswith("Repaired the run store: the damaged file is kept as runs.sqlite")
+    assert "1 run(s)" in done
+    assert sorted(p.name for p in db.parent.iterdir() if p.name.startswith("runs.sqlite.damaged"))
     at.switch_page("pages/runs.py").run()
     assert not at.exception and not at.error
     assert run.run_id in at.dataframe[0].value["run"].tolist()
@@ -158,3 +197,97 @@ def test_stopped_run_with_a_best_model_is_in_the_playground(store):
     assert not at.exception
     sb = at.selectbox(key="pg_run")
     assert sb.value == run.run_id and "from step 120, stopped" in sb.format_func(run.run_id)
+
+
+def _stopped_with_best_model(store, step: int = 120, status: str = STOPPED):
+    run = store.create_run({"model_name_or_path": "m"}, {"train": ["/data/train.conll"]}, name="halfway")
+    model = store.run_dir(run.run_id) / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "ner_studio.json").write_text(json.dumps({"step": step}))
+    store.set_status(run.run_id, status)
+    return run
+
+
+@pytest.mark.parametrize("page, key", [("evaluate", "eval"), ("review", "review")])
+def test_stopped_run_can_be_scored_then_evaluated_and_reviewed_with_its_step(store, monkeypatch, page, key):
+    """The button launches the background scoring job (core.runs.jobs.launch_scoring); once the job has written
+    the predictions, the page shows the run, marked with the step and the state its best model comes from."""
+    from core.runs import jobs, scoring
+    from tests.ui_seed import write_predictions
+
+    run = _stopped_with_best_model(store, 120)
+    launched: list[str] = []
+    monkeypatch.setattr(jobs, "launch_scoring", lambda rid, s: launched.append(rid) or 4242)
+    at = app().run()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception
+    picker = at.selectbox(key=f"{key}_score_run")
+    assert picker.value == run.run_id and "best model from step 120, stopped" in picker.format_func(run.run_id)
+    at.button(key=f"{key}_score").click().run()
+    assert launched == [run.run_id] and not at.exception
+    # what the job leaves behind (tests/runs and tests/train run the real one)
+    run_dir = store.run_dir(run.run_id)
+    path = write_predictions(run_dir / "predictions_dev.jsonl")
+    store.add_artifact(run.run_id, "predictions_dev", path)
+    scoring.write_state(run_dir, state="FINISHED", step=120, run_status=STOPPED, splits={"dev": 6})
+    at.run()
+    assert not at.exception
+    sb = at.selectbox(key=f"{key}_run")
+    assert sb.value == run.run_id and sb.format_func(run.run_id).endswith(" · from step 120, stopped")
+    assert any("scored from step 120: dev (6 sentences)" in c.value for c in at.caption)
+    if page == "evaluate":
+        assert any("predictions of the run's best model, from step 120, stopped" in c.value for c in at.caption)
+        from tests.ui_seed import PRED_SENTENCES
+
+        gold_entities = sum(t.startswith("B-") for _, _, gold, _ in PRED_SENTENCES for t in gold)
+        assert {m.label: m.value for m in at.metric}["Support (gold entities)"] == str(gold_entities)
+
+
+def test_a_running_scoring_job_disables_the_button_and_shows_progress(store, monkeypatch):
+    from core.runs import scoring
+
+    run = _stopped_with_best_model(store, 40, FAILED)
+    scoring.write_state(store.run_dir(run.run_id), state="RUNNING", pid=os.getpid(), started=time.time() - 3,
+                        step=40, run_status=FAILED)
+    monkeypatch.setattr("core.runs.jobs.is_scorer_of", lambda pid, rid: True)  # this process stands in for it
+    at = app().run()
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception
+    assert at.button(key="eval_score").disabled
+    assert any(i.value.startswith("scoring from step 40: running for") for i in at.info)
+
+
+def test_train_page_says_which_checkpoint_resume_uses(store):
+    from core.runs.checkpoints import rotate_in, write_manifest
+
+    run = store.create_run({"model_name_or_path": "m"}, name="paused")
+    store.set_status(run.run_id, STOPPED)
+    ckpt = store.checkpoint_dir(run.run_id)
+    for step in (10, 20):
+        new = store.run_dir(run.run_id) / f"new{step}"
+        new.mkdir()
+        (new / "model.safetensors").write_bytes(b"w" * 64)
+        (new / "state.json").write_text(json.dumps({"step": step}))
+        write_manifest(new)
+        rotate_in(new, ckpt)
+
+    def resume_caption(at):
+        return [c.value for c in at.caption if c.value.startswith("Resume: ")]
+
+    at = app().run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert resume_caption(at) == [f"Resume: resume uses the newest checkpoint {ckpt} (step 20)."]
+    (ckpt / "model.safetensors").write_bytes(b"w" * 10)  # cut short
+    at.run()
+    [text] = resume_caption(at)
+    assert text.startswith(f"Resume: the newest checkpoint {ckpt} is damaged (model.safetensors has 10 bytes")
+    assert text.endswith(f"resume uses the previous checkpoint {ckpt}.prev (step 10).")
+    store.update_run(run.run_id, summary={"resumed_from": {"checkpoint": f"{ckpt}.prev", "step": 10,
+                                                           "which": "previous", "damaged": []},
+                                          "warnings": ["[E324] the newest checkpoint was damaged"]})
+    at.run()
+    assert any(c.value == f"This attempt resumed from the previous checkpoint {ckpt}.prev (step 10)."
+               for c in at.caption)
+    assert [w.value for w in at.warning] == ["[E324] the newest checkpoint was damaged"]
