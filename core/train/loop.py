@@ -730,6 +730,11 @@ def write_model_card(model_dir: str, cfg: TrainConfig, data: dict, splits: dict[
         langs = ", ".join(f"{k} ({v})" for k, v in st["languages"].items())
         lines.append(f"- **{split}**: {st['n_sentences']:,} sentences, {st['n_entities']:,} entities; "
                      f"languages: {langs}; files: {', '.join(map(str, data.get(split) or ['held out from train']))}")
+    left_out = (data.get("left_out") or {}).get("n_sentences") or 0
+    if left_out:
+        listed = (data.get("left_out") or {}).get("sentences") or []
+        lines.append(f"- **left out**: {left_out:,} sentence(s) with errors were not trained on"
+                     + (f" (first: {', '.join(x['where'] for x in listed[:5])})" if listed else ""))
     from core.eval.metrics import DEFAULT_MODE
 
     lines += ["", f"Best dev entity F1 ({DEFAULT_MODE}): {best_dev_f1:.4f}" if best_dev_f1 is not None

@@ -276,3 +276,16 @@ def test_eval_loss_equals_the_models_own_loss(tiny_model_dir):
     with torch.no_grad():
         ref = model(**enc).loss.item()
     assert loss == pytest.approx(ref, rel=1e-4)
+
+
+def test_model_card_counts_the_sentences_left_out(tmp_path):
+    """A dataset trained on its good sentences says in the card how many were left out, and where."""
+    from core.train.loop import write_model_card
+
+    data = {"left_out": {"n_sentences": 2, "n_errors": 3,
+                         "sentences": [{"where": "train.conll:7"}, {"where": "train.conll:19"}]}}
+    write_model_card(str(tmp_path), TrainConfig(), data, {}, None, None)
+    card = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "- **left out**: 2 sentence(s) with errors were not trained on (first: train.conll:7, train.conll:19)" in card
+    write_model_card(str(tmp_path), TrainConfig(), {}, {}, None, None)
+    assert "left out" not in (tmp_path / "README.md").read_text(encoding="utf-8")
