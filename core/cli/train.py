@@ -76,7 +76,7 @@ def watch(run_id: str, store, json_mode: bool = False, poll: float = 1.0) -> obj
 def _run_result(run) -> dict:
     summary = run.summary or {}
     return {"run_id": run.run_id, "status": run.status, "model_dir": run.model_dir, "dev_f1": run.best_dev_f1,
-            "test": summary.get("test"), "error": run.error, "summary": {k: v for k, v in summary.items()
+            "test": summary.get("test"), "error": run.error, "adapters": summary.get("adapters"), "summary": {k: v for k, v in summary.items()
                                                                           if k not in ("test", "dev")}}
 
 
