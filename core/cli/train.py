@@ -188,7 +188,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     results = []
     for text in texts:
         r = pred.predict_text(text, lang=args.lang)
-        results.append({k: r[k] for k in ("words", "tags", "entities", "lang", "latency_ms")})
+        results.append({k: r[k] for k in ("words", "tags", "entities", "lang", "adapter", "latency_ms")})
     if args.json:
         print(json.dumps(results[0] if args.text is not None else results, ensure_ascii=False))
     else:
@@ -212,7 +212,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         sents = sents[: args.max_sentences]
     pred = Predictor(_model_dir(args.model), device=args.device)
     t0 = time.perf_counter()
-    preds = pred.predict_tokens([s.tokens for s in sents])
+    preds = pred.predict_tokens([s.tokens for s in sents], langs=[s.lang for s in sents])
     seconds = time.perf_counter() - t0
     gold, schemes = source_tags(sents)  # scored in the scheme the data came in; the model's tags are IOB2
     res = summary(evaluate(gold, [p.tags for p in preds], [s.lang for s in sents], max_errors=0, mode=args.mode,

@@ -89,6 +89,9 @@ class TrainConfig:
     groups: dict = field(default_factory=dict, metadata={
         "help": "With adapters=per_language: {group_name: [language codes]} sharing one adapter (e.g. "
                 "{\"bantu\": [\"sw\", \"rw\"]}); a language in no group gets its own adapter."})
+    mlm_probability: float = field(default=0.15, metadata={
+        "help": "Continued pre-training (ner-studio pretrain) only: share of words masked (whole words, "
+                "BERT's 80% [MASK] / 10% random / 10% kept)."})
     dev_fraction: float = field(default=0.1, metadata={
         "help": "Share of the training sentences held out as dev when no dev set is given (stratified by "
                 "language, whole documents kept together)."})
@@ -152,6 +155,7 @@ class TrainConfig:
             ("precision", self.precision in ("auto", "fp32", "bf16"), "auto, fp32 or bf16"),
             ("lora_r", self.lora_r >= 1, ">= 1"),
             ("lora_dropout", 0 <= self.lora_dropout < 1, "in [0, 1)"),
+            ("mlm_probability", 0 < self.mlm_probability < 1, "in (0, 1)"),
             ("dev_fraction", 0 < self.dev_fraction < 0.5, "in (0, 0.5)"),
             ("num_threads", 0 <= self.num_threads <= 256, "0 to 256"),
             ("ddp_processes", 0 <= self.ddp_processes <= 64, "0 to 64"),
