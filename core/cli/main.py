@@ -1,7 +1,7 @@
 """Command line: ``python -m core <command>``. A stable contract other tools and checks call.
 
 Commands: ``inspect``, ``convert``, ``score`` (corpora and metrics), ``train``, ``runs``, ``stop``, ``resume``,
-``predict``, ``evaluate`` (training engine). With ``--json`` the last line printed is one JSON object; scores are
+``predict``, ``evaluate`` (training engine), ``pretrain``, ``transfer`` (language adaptation). With ``--json`` the last line printed is one JSON object; scores are
 fractions in [0, 1] and an undefined score (n/a) is ``null``. Exit status: 0 success, 1 the input has errors,
 2 usage errors.
 """
@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Sequence
 
+from core.cli import adapt as adapt_commands
 from core.cli import train as train_commands
 from core.cli.tables import format_scores
 from core.data.corpus import ReadOptions
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
 
     train_commands.add_commands(sub)
+    adapt_commands.add_commands(sub)
 
     p = sub.add_parser("repair-store", help="replace a damaged run store (E321): move it aside, create a new one "
                        "and register the runs and datasets on disk again")
