@@ -9,8 +9,9 @@ import streamlit as st
 from core.eval.analysis import cell_sentences, evaluate_records, load_predictions, runs_with_predictions, top_confusion
 from core.eval.metrics import DEFAULT_MODE, MODES
 from core.kernel.errors import StudioError
-from core.ui.plots import error_kinds_figure, scores_heatmap, selectable_confusion_figure
+from core.ui.plots import error_kinds_figure, scores_heatmap, selectable_confusion_figure, transfer_heatmap
 from core.ui.render import RTL_LANGS, render_comparison
+from core.ui.runinfo import run_label, transfer_runs
 from pages._shared import (durable, fmt_score, predictions_label, predictions_mark, score_stopped_runs, setup,
                            show_html)
 
@@ -27,6 +28,21 @@ def scored(path: str, mtime: float, mode: str):
     records = load_predictions(path)
     return records, evaluate_records(records, mode)
 
+
+transfers = transfer_runs(store.list_runs())
+if transfers:
+    with st.expander("Cross-lingual transfer matrix", expanded=True):
+        t_by_id = {r.run_id: r for r in transfers}
+        t_id = durable(st.selectbox, "Transfer run", list(t_by_id), format_func=lambda i: run_label(t_by_id[i]),
+                       key="eval_transfer_run",
+                       help="Made by `python -m core transfer`: one model per training language (rows), each scored "
+                            "on the test sentences of every language (columns). The diagonal is in-language F1.")
+        ts = t_by_id[t_id].summary
+        st.plotly_chart(transfer_heatmap(ts["matrix"], ts.get("rows"), ts.get("cols"),
+                                         title=f"Entity F1 ({ts.get('mode', DEFAULT_MODE)}, test): trained on row, "
+                                               "tested on column"), key="eval_transfer_fig")
+        st.caption("n/a: no test sentence in that language (or no training sentence for the row). Test sentences "
+                   "per language: " + ", ".join(f"{k} {v:,}" for k, v in (ts.get("n_test") or {}).items()))
 
 evaluated, files = runs_with_predictions(store)
 score_stopped_runs(store, "eval", expanded=not evaluated)

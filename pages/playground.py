@@ -64,6 +64,9 @@ if text.strip():
                 continue
             show_html(render_doc({"text": text, "ents": out["entities"]}, rtl=out["lang"] in RTL_LANGS))
             st.metric("Latency", f"{out['latency_ms']:.0f} ms")
+            if out.get("adapter"):  # a per-language-adapter model: which adapter tagged this text
+                fallback = " (no adapter of its own: the shared fallback)" if out["adapter"] == "shared" else ""
+                st.caption(f"Adapter: `{out['adapter']}` for language `{out['lang']}` (detected){fallback}")
             if out["entities"]:
                 st.dataframe(pd.DataFrame([{"text": e["text"], "type": e["label"], "confidence": e["score"],
                                             "start": e["start"], "end": e["end"]} for e in out["entities"]]),

@@ -19,7 +19,8 @@ from core.kernel.errors import StudioError
 from core.runs.live import live_interval, refresh
 from core.model.bundled import list_models
 from core.ui.plots import f1_figure, line_figure, loss_figure
-from core.ui.presets import PRESET_HELP, PRESETS, config_fields, estimate_duration, format_seconds
+from core.ui.presets import (ADAPTATION_HELP, PRESET_HELP, PRESETS, config_fields, estimate_duration,
+                             format_seconds)
 from core.runs.store import FAILED, FINISHED, STOPPED
 from pages._shared import durable, fmt_score, guarded, kept, model_field, remember, setup
 
@@ -169,6 +170,9 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
     if device.startswith("cuda") and not dev_info.gpus:
         c2.warning("No GPU was found on this machine: the run would fail. Choose cpu or auto.")
     values = {"model_name_or_path": model, "device": device}
+    adaptation = st.radio("Language adaptation", list(ADAPTATION_HELP), horizontal=True, key="train_adaptation",
+                          captions=list(ADAPTATION_HELP.values()))
+    values["adapters"] = "per_language" if adaptation == "Per-language adapters" else "shared"
     with st.expander("All settings"):
         cols = st.columns(3)
         shown = [f for f in config_fields() if f.name not in values]

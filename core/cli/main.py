@@ -1,8 +1,9 @@
 """Command line: ``python -m core <command>``. A stable contract other tools and checks call.
 
 Commands: ``inspect``, ``convert``, ``score`` (corpora and metrics), ``train``, ``runs``, ``stop``, ``resume``,
-``predict``, ``evaluate`` (training engine), ``export``, ``serve``, ``push`` (deployment). With ``--json`` the
-last line printed is one JSON object; scores are fractions in [0, 1] and an undefined score (n/a) is ``null``. Exit status: 0 success, 1 the input has errors,
+``predict``, ``evaluate`` (training engine), ``pretrain``, ``transfer`` (language adaptation), ``export``,
+``serve``, ``push`` (deployment). With ``--json`` the last line printed is one JSON object; scores are
+fractions in [0, 1] and an undefined score (n/a) is ``null``. Exit status: 0 success, 1 the input has errors,
 2 usage errors.
 """
 
@@ -13,6 +14,7 @@ import json
 import sys
 from typing import Sequence
 
+from core.cli import adapt as adapt_commands
 from core.cli import deploy as deploy_commands
 from core.cli import train as train_commands
 from core.cli.tables import format_scores
@@ -202,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train_commands.add_commands(sub)
     deploy_commands.add_commands(sub)
+    adapt_commands.add_commands(sub)
 
     p = sub.add_parser("repair-store", help="replace a damaged run store (E321): move it aside, create a new one "
                        "and register the runs and datasets on disk again")

@@ -76,7 +76,7 @@ def watch(run_id: str, store, json_mode: bool = False, poll: float = 1.0) -> obj
 def _run_result(run) -> dict:
     summary = run.summary or {}
     return {"run_id": run.run_id, "status": run.status, "model_dir": run.model_dir, "dev_f1": run.best_dev_f1,
-            "test": summary.get("test"), "error": run.error, "summary": {k: v for k, v in summary.items()
+            "test": summary.get("test"), "error": run.error, "adapters": summary.get("adapters"), "summary": {k: v for k, v in summary.items()
                                                                           if k not in ("test", "dev")}}
 
 
@@ -195,7 +195,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     results = []
     for text in texts:
         r = pred.predict_text(text, lang=args.lang)
-        results.append({k: r[k] for k in ("words", "tags", "entities", "lang", "latency_ms")})
+        results.append({k: r[k] for k in ("words", "tags", "entities", "lang", "adapter", "latency_ms")})
     if args.json:
         print(json.dumps(results[0] if args.text is not None else results, ensure_ascii=False))
     else:
@@ -219,7 +219,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         sents = sents[: args.max_sentences]
     pred = Predictor(_model_dir(args.model), device=args.device)
     t0 = time.perf_counter()
-    preds = pred.predict_tokens([s.tokens for s in sents])
+    preds = pred.predict_tokens([s.tokens for s in sents], langs=[s.lang for s in sents])
     seconds = time.perf_counter() - t0
     gold, schemes = source_tags(sents)  # scored in the scheme the data came in; the model's tags are IOB2
     res = summary(evaluate(gold, [p.tags for p in preds], [s.lang for s in sents], max_errors=0, mode=args.mode,

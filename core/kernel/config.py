@@ -16,7 +16,7 @@ from core.kernel.constants import DEFAULT_MODEL, REPORT_TO_CHOICES
 from core.kernel.devices import DEVICE_CHOICES, select_device
 from core.kernel.errors import ConfigError
 
-__all__ = ["DEFAULT_MODEL", "TrainConfig", "field_help"]
+__all__ = ["ADAPTER_MODES", "DEFAULT_MODEL", "TrainConfig", "field_help"]
 
 
 @dataclass
@@ -80,6 +80,18 @@ class TrainConfig:
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
     lora_dropout: float = field(default=0.1, metadata={"help": "Dropout on the LoRA path."})
+    adapters: str = field(default="shared", metadata={
+        "help": "shared: one model for every language (plain fine-tune, or one LoRA adapter with lora). "
+                "per_language: one LoRA adapter per language (or per group of `groups`) on one frozen shared "
+                "encoder and one shared classification head, plus a shared adapter that answers languages "
+                "without their own; each batch holds one language and trains its adapter. Helps when "
+                "languages differ in script or word order and each has a few hundred sentences or more."})
+    groups: dict = field(default_factory=dict, metadata={
+        "help": "With adapters=per_language: {group_name: [language codes]} sharing one adapter (e.g. "
+                "{\"bantu\": [\"sw\", \"rw\"]}); a language in no group gets its own adapter."})
+    mlm_probability: float = field(default=0.15, metadata={
+        "help": "Continued pre-training (ner-studio pretrain) only: share of words masked (whole words, "
+                "BERT's 80% [MASK] / 10% random / 10% kept)."})
     dev_fraction: float = field(default=0.1, metadata={
         "help": "Share of the training sentences held out as dev when no dev set is given (stratified by "
                 "language, whole documents kept together)."})
@@ -147,12 +159,18 @@ class TrainConfig:
             ("precision", self.precision in ("auto", "fp32", "bf16"), "auto, fp32 or bf16"),
             ("lora_r", self.lora_r >= 1, ">= 1"),
             ("lora_dropout", 0 <= self.lora_dropout < 1, "in [0, 1)"),
+            ("mlm_probability", 0 < self.mlm_probability < 1, "in (0, 1)"),
             ("dev_fraction", 0 < self.dev_fraction < 0.5, "in (0, 0.5)"),
             ("num_threads", 0 <= self.num_threads <= 256, "0 to 256"),
             ("ddp_processes", 0 <= self.ddp_processes <= 64, "0 to 64"),
             ("model_name_or_path", bool(self.model_name_or_path.strip()), "a model name or folder"),
             ("report_to", {n.strip().lower() for n in self.report_to.split(",")} <= {"", "none", *REPORT_TO_CHOICES},
              "none or a comma-separated list of " + ", ".join(REPORT_TO_CHOICES)),
+            ("adapters", self.adapters in ADAPTER_MODES, " or ".join(ADAPTER_MODES)),
+            ("groups", _valid_groups(self.groups), "a JSON object {group_name: [language codes]}, each language "
+                                                   "in one group at most, names of letters, digits, - and _"),
+            ("ddp_processes", self.adapters == "shared" or self.ddp_processes <= 1,
+             "0 or 1 with adapters=per_language (its batches switch adapters, which data parallel cannot follow)"),
         ]
         for name, ok, valid in checks:
             if not ok:
@@ -165,6 +183,28 @@ class TrainConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+
+#: Values of ``TrainConfig.adapters``.
+ADAPTER_MODES = ("shared", "per_language")
+
+
+def _valid_groups(groups: Any) -> bool:
+    """``{name: [codes]}`` with word-like names and every language in one group at most."""
+    import re
+
+    if not isinstance(groups, dict):
+        return False
+    seen: set[str] = set()
+    for name, langs in groups.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name) or name == "shared":
+            return False
+        if not isinstance(langs, list) or not langs or not all(isinstance(x, str) and x for x in langs):
+            return False
+        if seen & set(langs):
+            return False
+        seen |= set(langs)
+    return True
 
 
 def field_help() -> dict[str, str]:
@@ -191,6 +231,11 @@ def _coerce(name: str, value: Any, annotation: Any, py_type: type) -> Any:
             if isinstance(value, bool):
                 raise ValueError("not a number")
             return float(value)
+        if py_type is dict:
+            value = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(value, dict):
+                raise ValueError("not a JSON object")
+            return value
         if py_type is str:
             if not isinstance(value, str):
                 raise ValueError("not a string")

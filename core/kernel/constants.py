@@ -15,6 +15,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = "multilingual-e5-small"
 #: The training function a run's worker calls unless the run's options name another (``module:function``).
 DEFAULT_ENTRYPOINT = "core.train.loop:train_run"
+PRETRAIN_ENTRYPOINT = "core.train.pretrain:pretrain_run"
+TRANSFER_ENTRYPOINT = "core.train.transfer:transfer_run"
 
 # ---------------------------------------------------------------- run statuses (the store's ``status`` column)
 SCHEDULED = "SCHEDULED"
@@ -40,6 +42,7 @@ EVAL_F1 = "eval_f1"
 EVAL_PRECISION = "eval_precision"
 EVAL_RECALL = "eval_recall"
 EVAL_LOSS = "eval_loss"
+PERPLEXITY = "perplexity"  # exp(train_loss) of continued masked-LM pre-training
 #: Prefix of the per-language dev F1 keys: ``eval_f1_es``, ``eval_f1_nl``...
 EVAL_F1_LANG_PREFIX = EVAL_F1 + "_"
 #: Names written by stores before schema version 2 -> today's name (the store renames them on upgrade).

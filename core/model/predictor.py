@@ -92,6 +92,11 @@ class OnnxBackend:
             feed["token_type_ids"] = (input_ids * 0).numpy()
         return self.session.run(["logits"], {k: v for k, v in feed.items() if k in self.input_names})[0]
 
+#: Name of the adapter answering languages without their own (``adapters=per_language`` models).
+SHARED_ADAPTER = "shared"
+#: Sub-folder of a model folder holding one peft adapter folder per adapter name.
+ADAPTERS_SUBDIR = "adapters"
+
 
 @dataclass
 class Prediction:
@@ -100,10 +105,12 @@ class Prediction:
     Attributes:
         tags: one IOB2 tag per word (``len(tags) == len(words)``).
         scores: probability of each word's tag (float in [0, 1]).
+        adapter: the language adapter that tagged it (``adapters=per_language`` models), else None.
     """
 
     tags: list[str]
     scores: list[float]
+    adapter: str | None = None
 
 
 def entity_spans(text: str, offsets: Sequence[tuple[int, int]], pred: Prediction) -> list[dict]:
@@ -167,6 +174,9 @@ class Predictor:
 
     Attributes:
         backend: ``"torch"`` or ``"onnx"``.
+        adapters: routing of a per-language-adapter model (``{"routes": {lang: name}, "names", "fallback"}``);
+            default: ``ner_studio.json["adapters"]`` of the folder. With it, each sentence is tagged by its
+            language's adapter (peft ``set_adapter``), the fallback answering the others.
 
     Raises:
         core.kernel.errors.ConfigError: E203 when the folder is not a usable model.
@@ -174,11 +184,10 @@ class Predictor:
 
     def __init__(self, model_dir: str, device: str = "auto", max_seq_length: int | None = None,
                  stride: int | None = None, model=None, tokenizer=None, precision: str = "auto",
-                 onnx_file: str | None = None, num_threads: int = 0) -> None:
+                 onnx_file: str | None = None, num_threads: int = 0, adapters: dict | None = None) -> None:
         import torch
 
         from core.model.hub import resolve_model
-
         from core.model.tokenization import load_tokenizer
 
         graph = None
@@ -204,8 +213,11 @@ class Predictor:
 
         self.bf16 = use_bf16(precision, self.device)
         self.tokenizer = tokenizer or load_tokenizer(self.model_dir)
+        self.adapters = adapters if adapters is not None else meta.get("adapters")
         if model is None:
             model = AutoModelForTokenClassification.from_pretrained(self.model_dir)
+            if self.adapters:
+                model = _load_adapters(model, Path(self.model_dir), self.adapters)
             model.to(self.device)
         self.model = model
         self.model.eval()
@@ -214,9 +226,10 @@ class Predictor:
 
     def _init_onnx(self, model_dir: str, graph: str, max_seq_length: int | None, stride: int | None, tokenizer,
                    num_threads: int) -> None:
-        from core.model.bundled import load_tokenizer
+        from core.model.tokenization import load_tokenizer
 
         self.backend = "onnx"
+        self.adapters = None  # an ONNX export is one graph: per-language adapters are not exported
         self.model_dir = str(Path(model_dir).expanduser().resolve())
         meta_path = Path(self.model_dir) / "ner_studio.json"
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
@@ -246,30 +259,69 @@ class Predictor:
             out = self.model(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device))
         return out.logits.float().softmax(-1).cpu()
 
+    def adapter_for(self, lang: str | None) -> str | None:
+        """The adapter that tags a sentence of ``lang``: its route, else the fallback; None without adapters."""
+        if not self.adapters:
+            return None
+        return self.adapters.get("routes", {}).get(lang or "und", self.adapters.get("fallback", SHARED_ADAPTER))
+
     def predict_tokens(self, sentences: Sequence[Sequence[str]], max_sentences: int = 64,
-                       max_tokens: int = 8192) -> list[Prediction]:
+                       max_tokens: int = 8192, langs: Sequence[str | None] | None = None) -> list[Prediction]:
         """Tag pre-split sentences.
 
         Args:
             sentences: words of each sentence.
+            langs: language of each sentence (routes a per-language-adapter model; a None entry, or no list, is
+                detected with :func:`core.data.langid.detect`); ignored by other models.
             max_sentences: most windows per forward pass.
             max_tokens: most padded subwords per forward pass.
 
         Returns:
             One :class:`Prediction` per sentence, ``len(tags) == len(words)`` always (empty sentence: empty).
         """
-        return self.predict_with_loss(sentences, None, max_sentences, max_tokens)[0]
+        return self.predict_with_loss(sentences, None, max_sentences, max_tokens, langs=langs)[0]
 
     def predict_with_loss(self, sentences: Sequence[Sequence[str]], label_ids: Sequence[Sequence[int]] | None,
-                          max_sentences: int = 64, max_tokens: int = 8192) -> tuple[list[Prediction], float | None]:
+                          max_sentences: int = 64, max_tokens: int = 8192,
+                          langs: Sequence[str | None] | None = None) -> tuple[list[Prediction], float | None]:
         """Tag sentences and, given gold label ids (one per word), also return the mean cross-entropy over the
         first subwords of labelled words (the training loss's definition), from the same forward pass.
+
+        A per-language-adapter model tags each language's sentences with its adapter (``langs`` as in
+        :meth:`predict_tokens`); each :class:`Prediction` names the adapter that answered.
 
         Returns:
             ``(predictions, mean_loss)``; ``mean_loss`` is None without labels or when no word is labelled.
         """
         import math
 
+        if not self.adapters:
+            results, nll, n = self._predict_group(sentences, label_ids, max_sentences, max_tokens)
+        else:
+            from core.data.langid import detect
+
+            groups: dict[str, list[int]] = {}
+            for i, words in enumerate(sentences):
+                lang = langs[i] if langs is not None else None
+                if lang is None:
+                    lang = detect(" ".join(words))[0]
+                groups.setdefault(self.adapter_for(lang), []).append(i)
+            results = [Prediction([], [])] * len(sentences)
+            nll, n = 0.0, 0
+            for name, idx in sorted(groups.items()):
+                self.model.set_adapter(name)
+                res, g_nll, g_n = self._predict_group([sentences[i] for i in idx],
+                                                      None if label_ids is None else [label_ids[i] for i in idx],
+                                                      max_sentences, max_tokens)
+                for i, r in zip(idx, res):
+                    r.adapter = name
+                    results[i] = r
+                nll, n = nll + g_nll, n + g_n
+        loss = nll / n if n else None
+        return results, (loss if loss is None or math.isfinite(loss) else None)
+
+    def _predict_group(self, sentences, label_ids, max_sentences: int, max_tokens: int):
+        """Predictions of ``sentences`` with the model as it is (active adapter), summed NLL, labelled count."""
         from core.model.alignment import IGNORE_INDEX, collate, encode_words, merge_window_predictions
 
         torch = self._torch
@@ -309,8 +361,7 @@ class Predictor:
             ids, scores = merge_window_predictions(len(words), wins, probs, return_scores=True)
             tags, _ = to_iob2([self.id2label[i] for i in ids], "IOB2")
             results.append(Prediction(tags, [float(x) for x in scores]))
-        loss = nll / n_labelled if n_labelled else None
-        return results, (loss if loss is None or math.isfinite(loss) else None)
+        return results, nll, n_labelled
 
     def predict_text(self, text: str, lang: str | None = None) -> dict:
         """Tag raw text in any language.
@@ -319,8 +370,9 @@ class Predictor:
         character for Chinese, Japanese and Thai).
 
         Returns:
-            ``{"words", "tags", "entities": [{start, end, label, text, score}], "lang", "latency_ms"}`` with
-            character offsets into ``text`` (end exclusive); an entity's score is the mean of its words' scores.
+            ``{"words", "tags", "entities": [{start, end, label, text, score}], "lang", "adapter", "latency_ms"}``
+            with character offsets into ``text`` (end exclusive); an entity's score is the mean of its words'
+            scores; ``adapter`` is the language adapter that answered (None for a model without adapters).
         """
         from core.data.formats.words import split_words
         from core.data.langid import detect
@@ -328,7 +380,31 @@ class Predictor:
         t0 = time.perf_counter()
         offsets = split_words(text)
         words = [text[a:b] for a, b in offsets]
-        pred = self.predict_tokens([words])[0] if words else Prediction([], [])
+        lang = lang or detect(text)[0]
+        pred = self.predict_tokens([words], langs=[lang])[0] if words else Prediction([], [], self.adapter_for(lang))
         ents = entity_spans(text, offsets, pred)
-        return {"words": words, "tags": pred.tags, "entities": ents, "lang": lang or detect(text)[0],
+        return {"words": words, "tags": pred.tags, "entities": ents, "lang": lang, "adapter": pred.adapter,
                 "offsets": offsets, "latency_ms": round((time.perf_counter() - t0) * 1000, 1)}
+
+
+def _load_adapters(model, model_dir: Path, routing: dict):
+    """The base model wrapped in peft with the shared adapter and every routed adapter of ``model_dir/adapters``.
+
+    Raises:
+        core.kernel.errors.ConfigError: E203 when an adapter folder is missing.
+    """
+    from peft import PeftModel
+
+    from core.kernel.errors import ConfigError
+
+    root = model_dir / ADAPTERS_SUBDIR
+    names = [routing.get("fallback", SHARED_ADAPTER)] + [n for n in routing.get("names", [])
+                                                         if n != routing.get("fallback", SHARED_ADAPTER)]
+    for name in names:
+        if not (root / name / "adapter_config.json").exists():
+            raise ConfigError("E203", f"adapter {name!r} is missing from {root}", file=str(root),
+                              fix="Use the whole model folder the run saved (model/ with its adapters/ folder).")
+    peft_model = PeftModel.from_pretrained(model, str(root / names[0]), adapter_name=names[0])
+    for name in names[1:]:
+        peft_model.load_adapter(str(root / name), adapter_name=name)
+    return peft_model

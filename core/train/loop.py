@@ -158,22 +158,27 @@ def epoch_order(langs: Sequence[str], alpha: float, rng: random.Random) -> list[
     return out
 
 
-def make_batches(order: Sequence[int], lengths: Sequence[int], cfg: TrainConfig, rng: random.Random) -> list[list[int]]:
+def make_batches(order: Sequence[int], lengths: Sequence[int], cfg: TrainConfig, rng: random.Random,
+                 langs: Sequence[str] | None = None) -> list[list[int]]:
     """Cut an epoch's window order into batches of similar length.
 
     The order is cut into pools of 64 batches' worth, each pool sorted by length and cut by
     ``per_device_train_batch_size`` and ``tokens_per_batch`` (padded subwords), then the batches are shuffled:
-    little padding, and still random batches across the epoch.
+    little padding, and still random batches across the epoch. Given ``langs`` (the language of each window),
+    every batch holds one language (each pool is cut per language): per-language adapters need that.
     """
     from core.model.predictor import batches_by_length
 
     pool_size = cfg.per_device_train_batch_size * 64
     batches: list[list[int]] = []
     for start in range(0, len(order), pool_size):
-        pool = list(order[start:start + pool_size])
-        for b in batches_by_length([lengths[i] for i in pool], cfg.per_device_train_batch_size,
-                                   cfg.tokens_per_batch):
-            batches.append([pool[j] for j in b])
+        chunk = list(order[start:start + pool_size])
+        pools = [chunk] if langs is None else [[i for i in chunk if langs[i] == lang]
+                                               for lang in sorted({langs[i] for i in chunk})]
+        for pool in pools:
+            for b in batches_by_length([lengths[i] for i in pool], cfg.per_device_train_batch_size,
+                                       cfg.tokens_per_batch):
+                batches.append([pool[j] for j in b])
     rng.shuffle(batches)
     return batches
 
@@ -212,7 +217,7 @@ def _accelerator(cfg: TrainConfig):
                        step_scheduler_with_optimizer=False)
 
 
-def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig):
+def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, routes: dict[str, str] | None = None):
     from transformers import AutoModelForTokenClassification
 
     id2label = dict(enumerate(labels))
@@ -221,6 +226,10 @@ def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig):
         model_dir, num_labels=len(labels), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True)
     if cfg.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    if routes is not None:
+        from core.train.adapters import add_language_adapters
+
+        return add_language_adapters(model, cfg, routes)
     if cfg.lora:
         from peft import LoraConfig, TaskType, get_peft_model
 
@@ -253,26 +262,32 @@ def save_model(model, tokenizer, out_dir: str, cfg: TrainConfig, labels: list[st
     """Write a transformers model folder (config with id2label/label2id, tokenizer, safetensors) atomically,
     plus ``ner_studio.json`` (window settings and label list) for prediction."""
     with atomic_output(out_dir, folder=True) as tmp:
-        to_save = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
-        to_save.save_pretrained(tmp)
+        if (extra or {}).get("adapters"):  # per-language adapters: the base model plus adapters/<name>/
+            from core.train.adapters import save_adapter_model
+
+            save_adapter_model(model, tmp)
+        else:
+            to_save = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+            to_save.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         meta = {"max_seq_length": cfg.max_seq_length, "stride": cfg.stride, "label_list": labels,
                 "base_model": cfg.model_name_or_path, **(extra or {})}
         (tmp / "ner_studio.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
-def evaluate_sentences(model, tokenizer, sentences: Sequence[Sentence], cfg: TrainConfig, device: str) -> dict:
+def evaluate_sentences(model, tokenizer, sentences: Sequence[Sentence], cfg: TrainConfig, device: str,
+                       adapters: dict | None = None) -> dict:
     """Entity scores of ``model`` on gold ``sentences`` (``core.eval.metrics.evaluate`` shape) plus ``predictions``
     and ``loss`` (mean cross-entropy of the labelled first subwords, as in training; labels unknown to the model
-    count as ``O``)."""
+    count as ``O``). ``adapters``: routing of a per-language-adapter model (each sentence by its ``lang``)."""
     from core.eval.metrics import evaluate, source_tags
     from core.model.predictor import Predictor
 
     pred = Predictor("", device=device, max_seq_length=cfg.max_seq_length, stride=cfg.stride,
-                     model=model, tokenizer=tokenizer, precision=cfg.precision)
+                     model=model, tokenizer=tokenizer, precision=cfg.precision, adapters=adapters or {})
     label2id = {v: k for k, v in pred.id2label.items()}
     gold_ids = [[label2id.get(t, 0) for t in s.ner_tags] for s in sentences]
-    preds, loss = pred.predict_with_loss([s.tokens for s in sentences], gold_ids)
+    preds, loss = pred.predict_with_loss([s.tokens for s in sentences], gold_ids, langs=[s.lang for s in sentences])
     model.train()
     gold, schemes = source_tags(sentences)
     res = evaluate(gold, [p.tags for p in preds], [s.lang for s in sentences], tokens=[s.tokens for s in sentences],
@@ -378,9 +393,20 @@ class _Fit:
         from transformers import get_linear_schedule_with_warmup
 
         cfg = self.cfg
-        model = _build_model(self.base_dir, self.labels, cfg)
+        self.routes = None
+        if cfg.adapters == "per_language":
+            from core.train.adapters import adapter_routes, routing_meta
+
+            self.routes = adapter_routes(cfg, self.langs)
+            self.log("adapters: shared + " + ", ".join(f"{k}->{v}" for k, v in self.routes.items()))
+        model = _build_model(self.base_dir, self.labels, cfg, self.routes)
         self.model, self.optimizer = self.acc.prepare(model, _optimizer(model, cfg, self.device))
         self.raw_model = self.acc.unwrap_model(self.model)
+        self.router, self.adapter_meta = None, None
+        if self.routes is not None:
+            from core.train.adapters import AdapterRouter
+
+            self.router, self.adapter_meta = AdapterRouter(self.raw_model, self.routes), routing_meta(self.routes)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.steps_per_epoch = max(1, math.ceil(len(self.plan(0)) / cfg.gradient_accumulation_steps))
         self.total_steps = cfg.max_steps if cfg.max_steps > 0 else max(
@@ -401,7 +427,8 @@ class _Fit:
         missing all-reduce)."""
         cfg, n, rank = self.cfg, self.acc.num_processes, self.acc.process_index
         full = make_batches(epoch_order(self.langs, cfg.language_sampling_alpha, random.Random(cfg.seed + epoch)),
-                            self.lengths, cfg, random.Random(cfg.seed + 1000 + epoch))
+                            self.lengths, cfg, random.Random(cfg.seed + 1000 + epoch),
+                            langs=self.langs if self.router else None)
         return full if n == 1 else full[rank::n][:max(1, len(full) // n)]
 
     def any_process(self, flag: bool) -> bool:
@@ -420,6 +447,8 @@ class _Fit:
         from core.model.alignment import collate
 
         t0 = time.perf_counter()
+        if self.router:  # single-language batch: train its language's adapter (see core.train.adapters)
+            self.router.activate(self.router.adapter_for(self.langs[batch[0]], self.p.batch_pos))
         enc = collate([self.windows[i] for i in batch], self.pad_id)
         real = int(enc["attention_mask"].sum())  # counted on the CPU copy: no device sync
         padded = enc["input_ids"].numel()
@@ -466,7 +495,8 @@ class _Fit:
         p, cfg = self.p, self.cfg
         stop = False
         if self.acc.is_main_process and self.dev_eval:
-            res = evaluate_sentences(self.raw_model, self.tokenizer, self.dev_eval, cfg, self.device)
+            res = evaluate_sentences(self.raw_model, self.tokenizer, self.dev_eval, cfg, self.device,
+                                     self.adapter_meta)
             self.last_dev = res
             f1 = res["overall"]["f1"] or 0.0
             metrics = {EVAL_F1: f1, EVAL_PRECISION: res["overall"]["precision"] or 0.0,
@@ -482,7 +512,7 @@ class _Fit:
             if p.best_f1 is None or f1 > p.best_f1:
                 p.best_f1, p.bad_evals = f1, 0
                 save_model(self.raw_model, self.tokenizer, str(self.out / MODEL_DIR), cfg, self.labels,
-                           {"best_dev_f1": f1, "step": p.step})
+                           {"best_dev_f1": f1, "step": p.step, **self._adapter_extra()})
             else:
                 p.bad_evals += 1
                 stop = bool(cfg.early_stopping_patience and p.bad_evals >= cfg.early_stopping_patience)
@@ -588,7 +618,7 @@ class _Fit:
         if self.status == "FINISHED" and self.acc.is_main_process and (
                 not self.dev_eval or not (self.out / MODEL_DIR).exists()):
             save_model(self.raw_model, self.tokenizer, str(self.out / MODEL_DIR), self.cfg, self.labels,
-                       {"step": self.p.step})
+                       {"step": self.p.step, **self._adapter_extra()})
         self.acc.wait_for_everyone()
         m = self.m
         return FitResult(status=self.status, model_dir=str(self.out / MODEL_DIR), best_dev_f1=self.p.best_f1,
@@ -597,6 +627,10 @@ class _Fit:
                          tokens_per_s=m.seen_real / m.train_time if m.train_time else 0.0,
                          padding_fraction=1 - m.seen_real / m.seen_padded if m.seen_padded else 0.0,
                          dev=self.last_dev, resumed_from=self.resumed_from)
+
+    def _adapter_extra(self) -> dict:
+        """``{"adapters": routing}`` for ``ner_studio.json`` of a per-language-adapter model, else ``{}``."""
+        return {"adapters": self.adapter_meta} if self.adapter_meta else {}
 
     def close(self) -> None:
         """End accelerate's state (and process group) so the next :func:`fit` in this process starts afresh."""
@@ -838,13 +872,16 @@ def train_run(run, store, resume: bool = False) -> dict:
                      "n_train": len(splits["train"]), "n_dev": len(splits["dev"]), "n_test": len(splits["test"]),
                      "languages": sorted({s.lang for s in splits["train"]}),
                      "warnings": resume_warnings(result.resumed_from), **resumed}
+    if predictor.adapters:
+        summary["adapters"] = sorted(predictor.adapters["routes"])  # the languages with their own adapter
+        summary["adapter_routes"] = dict(predictor.adapters["routes"])
     scores: dict = {}
     for split in ("dev", "test"):
         sents = splits[split]
         if not sents:
             continue
         t1 = time.perf_counter()
-        preds = predictor.predict_tokens([s.tokens for s in sents])
+        preds = predictor.predict_tokens([s.tokens for s in sents], langs=[s.lang for s in sents])
         path = str(run_dir / f"predictions_{split}.jsonl")
         write_predictions(path, sents, preds)
         store.add_artifact(run.run_id, f"predictions_{split}", path)

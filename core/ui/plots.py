@@ -198,3 +198,21 @@ def per_language_f1_figure(runs: Mapping[str, Mapping[str, float | None]], title
                       xaxis_title="language", yaxis_title="F1", legend=dict(orientation="h", y=-0.25))
     fig.update_yaxes(range=[0, 1])
     return fig
+
+
+def transfer_heatmap(matrix: Mapping[str, Mapping[str, float | None]], rows: Sequence[str] | None = None,
+                     cols: Sequence[str] | None = None, title: str = "Cross-lingual transfer (entity F1, test)"):
+    """Training language (rows) x test language (columns) heatmap of entity F1 (fractions); a null cell (no test
+    data in that language, or no training data for the row) is blank and says n/a."""
+    import plotly.graph_objects as go
+
+    rows = list(rows or matrix)
+    cols = list(cols or sorted({c for r in matrix.values() for c in r}))
+    z = [[(matrix.get(r) or {}).get(c) for c in cols] for r in rows]
+    text = [["n/a" if v is None else f"{v:.2f}" for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(z=z, x=cols, y=rows, text=text, texttemplate="%{text}", zmin=0, zmax=1,
+                               colorscale="RdYlGn", hovertemplate="trained on %{y}, tested on %{x}<br>F1 %{text}"
+                                                                  "<extra></extra>"))
+    fig.update_layout(title=title, height=140 + 32 * len(rows), margin=dict(l=50, r=10, t=40, b=40),
+                      xaxis_title="test language", yaxis_title="training language")
+    return fig

@@ -11,7 +11,7 @@ import math
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
-from core.kernel.config import TrainConfig, field_help
+from core.kernel.config import ADAPTER_MODES, TrainConfig, field_help
 
 QUICK = "quick CPU demo"
 STANDARD = "standard"
@@ -41,7 +41,21 @@ PRESET_HELP = {
 }
 
 #: Fields with a fixed set of values (shown as a select box).
-CHOICES = {"precision": ("auto", "fp32", "bf16")}
+CHOICES = {"precision": ("auto", "fp32", "bf16"), "adapters": ADAPTER_MODES}
+
+#: The Train page's three ways to adapt to languages, each with when it helps (README "Adaptation" has figures).
+ADAPTATION_HELP = {
+    "Shared fine-tune": "One model for every language (adapters=shared). The default and the safest: languages "
+                        "with little data borrow from the others.",
+    "Per-language adapters": "One LoRA adapter per language (or group) on a frozen shared encoder, one shared "
+                             "head; each sentence is tagged by its language's adapter, a shared one answers other "
+                             "languages (adapters=per_language). Helps when languages interfere (different scripts, "
+                             "a few hundred sentences or more each); costs more steps than the shared fine-tune.",
+    "From a pre-trained folder": "Start from a model continued on raw text of your languages "
+                                 "(`python -m core pretrain --text FILE -o DIR`, then Model: Other -> DIR). Helps "
+                                 "for languages the encoder saw little of in pre-training, when you have raw text "
+                                 "but few annotations.",
+}
 
 
 def preset_config(name: str, **overrides: Any) -> TrainConfig:

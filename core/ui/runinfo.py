@@ -82,3 +82,9 @@ def usable_model(run: Run, run_dir: str | Path) -> tuple[str, str] | None:
 def finished_with_model(runs: Sequence[Run]) -> list[Run]:
     """FINISHED runs that have a model folder, in the given order."""
     return [r for r in runs if r.status == FINISHED and r.model_dir]
+
+
+def transfer_runs(runs: Sequence[Run]) -> list[Run]:
+    """Finished transfer-matrix runs (``summary["kind"] == "transfer"`` with a matrix), in the given order."""
+    return [r for r in runs if r.status == FINISHED and (r.summary or {}).get("kind") == "transfer"
+            and (r.summary or {}).get("matrix")]
