@@ -42,7 +42,7 @@ def make_run(store: RunStore, **config) -> str:
                             options={"entrypoint": FAKE}).run_id
 
 
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -52,7 +52,7 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
     raise TimeoutError(f"{what} not reached within {timeout} s")
 
 
-def wait_status(store: RunStore, run_id: str, *statuses: str, timeout: float = 30.0):
+def wait_status(store: RunStore, run_id: str, *statuses: str, timeout: float = 120.0):
     return wait_for(lambda: (r := store.get_run(run_id)).status in statuses and r, timeout,
                     f"run {run_id} in {statuses}")
 
