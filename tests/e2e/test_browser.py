@@ -250,7 +250,8 @@ def small_png(png: bytes, path: Path) -> None:
 
 def test_studio_in_a_real_browser(app_url, page, tmp_path):
     url, workspace = app_url
-    model_dir = build_tiny_model_dir(str(tmp_path / "tiny_model"))
+    # a typed model folder must lie inside an allowed root (default: the workspace's imports/, core.runs.paths)
+    model_dir = build_tiny_model_dir(str(Path(workspace) / "imports" / "tiny_model"))
     try:
         walk_through(page, url, workspace, model_dir)
     except Exception:
