@@ -11,6 +11,7 @@ from a clean clone. Runtime: about 2 to 3 minutes on 2 CPU cores.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import re
@@ -107,12 +108,12 @@ def stop_workers(workspace: Path) -> None:
                 pass
 
 
-@pytest.fixture
-def app_url(tmp_path):
+@contextlib.contextmanager
+def serve(tmp_path: Path, **extra_env: str):
     """`streamlit run app.py` on a free port with a fresh workspace; yields (url, workspace)."""
     workspace = tmp_path / "ws"
     port = free_port()
-    env = {**os.environ, "NER_STUDIO_WORKSPACE": str(workspace), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "NER_STUDIO_WORKSPACE": str(workspace), "PYTHONUNBUFFERED": "1", **extra_env}
     log = open(tmp_path / "streamlit.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--browser.gatherUsageStats", "false"],
@@ -130,6 +131,12 @@ def app_url(tmp_path):
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    with serve(tmp_path) as served:
+        yield served
 
 
 @pytest.fixture
@@ -195,7 +202,12 @@ def choose(page, widget_key: str, option: str) -> None:
 
 
 def metric(page, label: str):
-    return page.locator('[data-testid="stMetric"]', has_text=label).locator('[data-testid="stMetricValue"]')
+    """The value of the metric ``label``. While a fragment re-renders (a run changing state) its old elements stay
+    in the page, marked stale, beside the new ones: stale ones are skipped, and of two current ones the last is
+    taken, so the expectation re-resolves the locator until it holds instead of failing on a duplicate."""
+    current = page.locator('[data-testid="stElementContainer"]:not([data-stale="true"]) [data-testid="stMetric"]',
+                           has_text=label)
+    return current.locator('[data-testid="stMetricValue"]').last
 
 
 def plot_data(page, selector: str) -> list[dict]:
@@ -411,3 +423,23 @@ def step_home_again(page) -> None:
     expect(page.get_by_text("No runs yet")).to_have_count(0)
     settle(page)
     shot(page, "home")
+
+
+def test_password_gate_in_a_real_browser(tmp_path, page):
+    """With NER_STUDIO_PASSWORD set, a deep link shows only the password field, no page content; a wrong password
+    is refused (after the gate's delay); the right one opens the page that was asked for."""
+    with serve(tmp_path, NER_STUDIO_PASSWORD="s3cret-gate") as (url, _):
+        page.goto(f"{url}/data")
+        field = page.get_by_label("Password", exact=True)
+        expect(field).to_be_visible()
+        expect(page.locator("h1", has_text="Data")).to_have_count(0)
+        expect(page.get_by_text("Add a dataset")).to_have_count(0)
+        field.fill("wrong")
+        field.press("Enter")
+        expect(page.get_by_text("Wrong password.")).to_be_visible()
+        expect(page.get_by_text("Add a dataset")).to_have_count(0)
+        field = page.get_by_label("Password", exact=True)
+        field.fill("s3cret-gate")
+        field.press("Enter")
+        expect(page.get_by_text("Add a dataset")).to_be_visible()
+        expect(page.get_by_label("Password", exact=True)).to_have_count(0)
