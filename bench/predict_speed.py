@@ -1,5 +1,6 @@
 """Prediction speed, side by side in one run: the transformers pipeline, the studio Predictor (PyTorch), and the
-studio Predictor on the ONNX export (fp32 and int8).
+studio Predictor on the ONNX export (fp32 and int8); also the PyTorch Predictor at its default precision where that
+is bf16 autocast (a CPU with native bf16).
 
 Same sentences for all (the first ``--n`` of CoNLL-2002 ``esp.testb``), same model weights. The pipeline gets the
 sentences as text (what users pass it) with ``batch_size`` 16 and ``aggregation_strategy="first"``; its entity
@@ -109,7 +110,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=0, help="the 'all threads' count (0: os.cpu_count())")
     ap.add_argument("--latency-repeats", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved chunks the sentences are cut into")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["pipeline", "onnx_fp32"], help="backends to leave out")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["pipeline", "onnx_fp32", "torch_bf16"], help="backends to leave out")
     args = ap.parse_args()
     import torch
     from transformers import pipeline
@@ -117,6 +118,7 @@ def main() -> int:
     from core.data.corpus import ReadOptions
     from core.data.loader import load_corpus
     from core.eval.metrics import evaluate
+    from core.model.device import use_bf16
     from core.model.predictor import Predictor
     from core.model.tokenization import load_tokenizer
 
@@ -147,6 +149,12 @@ def main() -> int:
     studio = Predictor(model_dir, device="cpu", precision="fp32")
     backends: dict = {"studio_torch": (lambda n: studio, lambda p, ws: [x.tags for x in p.predict_tokens(ws)],
                                        lambda p: p.predict_text(text30, lang="es"))}
+    if use_bf16("auto", "cpu") and "torch_bf16" not in args.skip:
+        # the Predictor's default precision here: bf16 autocast on a CPU that multiplies bf16 natively
+        studio_bf16 = Predictor(model_dir, device="cpu", precision="bf16", model=studio.model,
+                                tokenizer=studio.tokenizer)
+        backends["studio_torch_bf16"] = (lambda n: studio_bf16, backends["studio_torch"][1],
+                                         lambda p: p.predict_text(text30, lang="es"))
     for name, graph in (("studio_onnx_int8", "model_int8.onnx"), ("studio_onnx_fp32", "model.onnx")):
         if name == "studio_onnx_fp32" and "onnx_fp32" in args.skip:
             continue
