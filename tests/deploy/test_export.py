@@ -122,3 +122,24 @@ def test_predictor_reports_a_missing_graph(tmp_path, onnx_export):
 def test_export_into_the_model_folder_is_refused(tiny_model_dir):
     with pytest.raises(DeployError, match=r"\[E601\].*is the model folder itself"):
         export_onnx(ExportSource(model_dir=tiny_model_dir), tiny_model_dir)
+
+
+def test_onnx_forward_passes_stay_within_the_backend_batch_caps(onnx_export, tiny_model_dir):
+    """ONNX batches are capped (small batches run faster on the CPU) and the tags are the torch fp32 ones."""
+    folder, _ = onnx_export
+    onnx_p = Predictor(folder, onnx_file=ONNX_FP32)
+    shapes = []
+    real = onnx_p.onnx.logits
+
+    def spy(ids, mask):
+        shapes.append(tuple(ids.shape))
+        return real(ids, mask)
+
+    onnx_p.onnx.logits = spy
+    sents = [("Angela Merkel besuchte Paris und Madrid im Jahr 2019 . " * (1 + i % 3)).split() for i in range(11)]
+    got = onnx_p.predict_tokens(sents, max_sentences=64, max_tokens=8192)
+    cap_s, cap_t = onnx_p.onnx.max_batch_sentences, onnx_p.onnx.max_batch_tokens
+    assert shapes and all(b <= cap_s and (b * n <= cap_t or b == 1) for b, n in shapes)
+    assert sum(b for b, _ in shapes) == len(sents)
+    torch_p = Predictor(tiny_model_dir, device="cpu", precision="fp32")
+    assert [p.tags for p in got] == [p.tags for p in torch_p.predict_tokens(sents)]
