@@ -27,6 +27,8 @@ def _config(args: argparse.Namespace, extra: dict) -> "object":
 
 
 def _launch(config, data: dict, entrypoint: str, name: str | None, detach: bool, json_mode: bool):
+    """Create and launch the run; with ``detach`` print its id (or a JSON line) and return None, else watch it to
+    its end and return the final run."""
     from core.runs import jobs
 
     store = _store()
@@ -34,8 +36,20 @@ def _launch(config, data: dict, entrypoint: str, name: str | None, detach: bool,
     jobs.launch(run.run_id, store)
     print(f"run {run.run_id} launched (log: {store.log_path(run.run_id)})", file=sys.stderr)
     if detach:
-        return run, True
-    return watch(run.run_id, store, json_mode), False
+        print(json.dumps({"run_id": run.run_id, "status": "SCHEDULED"}) if json_mode else run.run_id)
+        return None
+    return watch(run.run_id, store, json_mode)
+
+
+def _print_end(run, out: dict, json_mode: bool) -> bool:
+    """Print ``out`` as one JSON line, or the run's status and error; True when the caller prints more."""
+    if json_mode:
+        print(json.dumps(out, ensure_ascii=False))
+        return False
+    print(f"run {run.run_id}: {run.status}")
+    if run.error:
+        print(run.error)
+    return True
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
@@ -45,23 +59,16 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     config = _config(args, {"model_name_or_path": args.model, "max_steps": args.max_steps})
     data = {"text": _abs(args.text), "corpus": _abs(args.corpus),
             "output_dir": str(Path(args.output).resolve()) if args.output else None}
-    run, detached = _launch(config, data, PRETRAIN_ENTRYPOINT, args.name, args.detach, args.json)
-    if detached:
-        print(json.dumps({"run_id": run.run_id, "status": "SCHEDULED"}) if args.json else run.run_id)
+    run = _launch(config, data, PRETRAIN_ENTRYPOINT, args.name, args.detach, args.json)
+    if run is None:
         return 0
     s = run.summary or {}
     out = {"run_id": run.run_id, "status": run.status, "model_dir": run.model_dir, "loss_first": s.get("loss_first"),
            "loss_last": s.get("loss_last"), "steps": s.get("steps"), "perplexity_last": s.get("perplexity_last"),
            "error": run.error}
-    if args.json:
-        print(json.dumps(out, ensure_ascii=False))
-    else:
-        print(f"run {run.run_id}: {run.status}")
-        if run.error:
-            print(run.error)
-        if run.model_dir:
-            print(f"masked-LM loss {out['loss_first']:.4f} -> {out['loss_last']:.4f} in {out['steps']} steps; "
-                  f"model: {run.model_dir} (train from it with --model)")
+    if _print_end(run, out, args.json) and run.model_dir:
+        print(f"masked-LM loss {out['loss_first']:.4f} -> {out['loss_last']:.4f} in {out['steps']} steps; "
+              f"model: {run.model_dir} (train from it with --model)")
     return 0 if run.status in ("FINISHED", "STOPPED") else 1
 
 
@@ -69,26 +76,19 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     config = _config(args, {"model_name_or_path": args.model, "max_steps": args.max_steps})
     data = {"train": _abs(args.train), "dev": _abs(args.dev), "test": _abs(args.test), "lang": args.lang,
             "format": args.format, "langs": args.langs}
-    run, detached = _launch(config, data, TRANSFER_ENTRYPOINT, args.name, args.detach, args.json)
-    if detached:
-        print(json.dumps({"run_id": run.run_id, "status": "SCHEDULED"}) if args.json else run.run_id)
+    run = _launch(config, data, TRANSFER_ENTRYPOINT, args.name, args.detach, args.json)
+    if run is None:
         return 0
     s = run.summary or {}
     out = {"run_id": run.run_id, "status": run.status, "mode": s.get("mode"), "split": "test",
            "n_train": s.get("n_train"), "n_test": s.get("n_test"), "error": run.error, "matrix": s.get("matrix")}
-    if args.json:
-        print(json.dumps(out, ensure_ascii=False))
-    else:
-        print(f"run {run.run_id}: {run.status}")
-        if run.error:
-            print(run.error)
-        if out["matrix"]:
-            cols = s.get("cols") or []
-            print(f"entity F1 ({s.get('mode')}, test); rows: training language, columns: test language")
-            print("train\\test " + " ".join(f"{c:>7}" for c in cols))
-            for row, scores in out["matrix"].items():
-                print(f"{row:10} " + " ".join(f"{'n/a':>7}" if scores.get(c) is None else f"{scores[c]:7.3f}"
-                                              for c in cols))
+    if _print_end(run, out, args.json) and out["matrix"]:
+        cols = s.get("cols") or []
+        print(f"entity F1 ({s.get('mode')}, test); rows: training language, columns: test language")
+        print("train\\test " + " ".join(f"{c:>7}" for c in cols))
+        for row, scores in out["matrix"].items():
+            print(f"{row:10} " + " ".join(f"{'n/a':>7}" if scores.get(c) is None else f"{scores[c]:7.3f}"
+                                          for c in cols))
     return 0 if run.status in ("FINISHED", "STOPPED") else 1
 
 
