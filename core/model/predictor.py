@@ -220,10 +220,7 @@ class Predictor:
         self.backend = "torch"
         self.onnx = None
         self.model_dir = resolve_model(model_dir) if model is None else model_dir
-        meta_path = Path(self.model_dir) / "ner_studio.json"
-        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-        self.max_seq_length = max_seq_length or int(meta.get("max_seq_length", 256))
-        self.stride = stride if stride is not None else int(meta.get("stride", 32))
+        meta = self._read_meta(max_seq_length, stride)
         self.device = pick_device(device)
 
         self.bf16 = use_bf16(precision, self.device)
@@ -239,6 +236,15 @@ class Predictor:
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self._torch = torch
 
+    def _read_meta(self, max_seq_length: int | None, stride: int | None) -> dict:
+        """The folder's ``ner_studio.json`` ({} when absent); sets the window size and stride (argument, else the
+        training value, else 256 / 32 subwords)."""
+        meta_path = Path(self.model_dir) / "ner_studio.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        self.max_seq_length = max_seq_length or int(meta.get("max_seq_length", 256))
+        self.stride = stride if stride is not None else int(meta.get("stride", 32))
+        return meta
+
     def _init_onnx(self, model_dir: str, graph: str, max_seq_length: int | None, stride: int | None, tokenizer,
                    num_threads: int) -> None:
         from core.model.tokenization import load_tokenizer
@@ -246,10 +252,7 @@ class Predictor:
         self.backend = "onnx"
         self.adapters = None  # an ONNX export is one graph: per-language adapters are not exported
         self.model_dir = str(Path(model_dir).expanduser().resolve())
-        meta_path = Path(self.model_dir) / "ner_studio.json"
-        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-        self.max_seq_length = max_seq_length or int(meta.get("max_seq_length", 256))
-        self.stride = stride if stride is not None else int(meta.get("stride", 32))
+        self._read_meta(max_seq_length, stride)
         self.device = "cpu"
         self.bf16 = False
         cfg_path = Path(self.model_dir) / "config.json"
