@@ -191,6 +191,11 @@ class Report:
         for k, v in other._counts.items():
             self._counts[k] = self._counts.get(k, 0) + v
 
+    def discard(self, code: str) -> None:
+        """Remove every problem of ``code`` and its count (a check that is about to be made again)."""
+        self.problems = [p for p in self.problems if p.code != code]
+        self._counts.pop(code, None)
+
     def count(self, code: str) -> int:
         """How many problems of ``code`` were found (including those beyond ``max_per_code``)."""
         return self._counts.get(code, 0)

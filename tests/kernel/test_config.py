@@ -47,3 +47,14 @@ def test_report_to_is_validated_with_the_tracker_names():
     assert TrainConfig.from_dict({}).report_to == "none"
     with pytest.raises(ConfigError, match=r"report_to = 'tensorbord' is invalid"):
         TrainConfig.from_dict({"report_to": "tensorbord"})
+
+
+def test_report_discard_removes_a_code_and_its_count():
+    from core.kernel.errors import Report
+
+    r = Report()
+    r.add("W110", "a", file="f", line=1)
+    r.add("W110", "b", file="f", line=2)
+    r.add("W102", "c", file="f", line=3)
+    r.discard("W110")
+    assert [p.code for p in r.problems] == ["W102"] and r.count("W110") == 0 and r.count("W102") == 1

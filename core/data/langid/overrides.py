@@ -119,8 +119,7 @@ def apply_overrides(sentences: Sequence[Sentence], overrides: Sequence[dict], re
             changed += s.lang != lang
             s.lang, s.lang_source = lang, "user"
     if report is not None and overrides:
-        report.problems = [p for p in report.problems if p.code != "W110"]
-        report._counts.pop("W110", None)
+        report.discard("W110")
         tally = UndTally()
         tally.add(sentences)
         tally.emit(report)
