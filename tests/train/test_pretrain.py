@@ -92,3 +92,40 @@ def test_stop_then_resume_reaches_the_same_step(tiny_model_dir, text_file, tmp_p
     res2 = pretrain(cfg, read_texts([text_file]), str(tmp_path), Callbacks(on_progress=lambda s, n: seen2.append(s)),
                     resume=True)
     assert res2.status == "FINISHED" and res2.steps == 8 and seen2 == [4, 5, 6, 7, 8]
+
+
+def test_a_new_masked_lm_head_trains_alone_first(tiny_model_dir, text_file, tmp_path, monkeypatch):
+    """The tiny checkpoint is a token-classification model: its masked-LM head is new. During the head warm-up
+    the encoder (embeddings included) must not move; the head must."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForMaskedLM
+
+    import core.train.pretrain as pt
+
+    _, info = AutoModelForMaskedLM.from_pretrained(tiny_model_dir, output_loading_info=True)
+    model = AutoModelForMaskedLM.from_pretrained(tiny_model_dir)
+    head = pt.new_head_parameters(model, info["missing_keys"])
+    assert head and all(not n.startswith(model.base_model_prefix + ".") for n in head)
+    monkeypatch.setattr(pt, "HEAD_WARMUP_RATIO", 1.0)  # the whole run is warm-up
+    res = pretrain(_cfg(tiny_model_dir, max_steps=6), read_texts([text_file]) * 4, str(tmp_path / "pt"))
+    before = {k.split(".", 1)[1]: v for k, v in load_file(str(Path(tiny_model_dir) / "model.safetensors")).items()
+              if k.startswith(model.base_model_prefix + ".")}
+    after = load_file(str(Path(res.model_dir) / "model.safetensors"))
+    enc_after = {k.split(".", 1)[1]: v for k, v in after.items() if k.startswith(model.base_model_prefix + ".")}
+    shared = sorted(set(before) & set(enc_after))
+    assert shared and all(torch.equal(before[k], enc_after[k]) for k in shared)
+    init = AutoModelForMaskedLM.from_pretrained(tiny_model_dir).state_dict()
+    moved = [k for k in after if not k.startswith(model.base_model_prefix + ".") and k in init
+             and not torch.equal(after[k], init[k])]
+    assert moved  # the head trained
+
+
+def test_a_loaded_masked_lm_head_is_not_warmed_up(tiny_model_dir, tmp_path):
+    from transformers import AutoModelForMaskedLM
+
+    import core.train.pretrain as pt
+
+    mlm_dir = tmp_path / "mlm"
+    AutoModelForMaskedLM.from_pretrained(tiny_model_dir).save_pretrained(str(mlm_dir))
+    model, info = AutoModelForMaskedLM.from_pretrained(str(mlm_dir), output_loading_info=True)
+    assert pt.new_head_parameters(model, info["missing_keys"]) == []
