@@ -15,11 +15,11 @@ BERT's 80% ``[MASK]`` / 10% random token / 10% unchanged (Devlin et al. 2019). T
 from a generator seeded by ``seed`` and ``s``, so a resumed run masks as the uninterrupted one would.
 
 Head warm-up: a checkpoint without its masked-LM head (multilingual-e5 ships the encoder only) gets a new, random
-head whose first gradients are noise; letting them into the encoder undoes what it knows before the head is of any
-use (the all-parameters start measured here: loss 13.9 -> 7.4 in 20 steps, and the fine-tune started from it scored
-F1 0). So when the head is new, the first ``HEAD_WARMUP_RATIO`` of the steps train the head alone (the encoder,
+head whose first gradients are noise, and letting them into the encoder can undo what it knows before the head is
+of any use. So when the head is new, the first ``HEAD_WARMUP_RATIO`` of the steps train the head alone (the encoder,
 and the word embeddings the decoder is tied to, frozen), then everything trains: linear probing then fine-tuning
-(Kumar et al. 2022, "Fine-Tuning can Distort Pretrained Features").
+(Kumar et al. 2022, "Fine-Tuning can Distort Pretrained Features"). Not yet measured here against no warm-up at
+equal steps (bench/adaptation.py ran with it only).
 
 Stop and resume: a stop request is honoured at the next step boundary; the checkpoint (``accelerator.save_state``:
 weights, AdamW, schedule; plus ``state.json``) lets :func:`pretrain` continue at the same step.
@@ -240,6 +240,7 @@ def pretrain(cfg: TrainConfig, texts: Sequence[Sequence[str]], out_dir: str, cal
     if head_warmup:
         log(f"the masked-LM head is new: steps 1-{head_warmup} train it alone, then the whole model trains")
     raw_model = acc.unwrap_model(model)
+    encoder_trainable = None  # set at the first step, changed once when the warm-up ends
     log(f"pre-training on {len(texts):,} texts ({len(windows):,} windows), {total} steps, whole-word masking "
         f"{cfg.mlm_probability:.0%}")
 
@@ -262,7 +263,9 @@ def pretrain(cfg: TrainConfig, texts: Sequence[Sequence[str]], out_dir: str, cal
                 save_checkpoint()
                 log(f"stopped at step {step}; checkpoint saved")
                 break
-            set_encoder_trainable(raw_model, head, step >= head_warmup)
+            if encoder_trainable != (step >= head_warmup):
+                encoder_trainable = step >= head_warmup
+                set_encoder_trainable(raw_model, head, encoder_trainable)
             batches = plan(step // steps_per_epoch)
             batch = batches[step % steps_per_epoch % len(batches)]
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
