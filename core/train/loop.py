@@ -240,20 +240,23 @@ def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, routes: di
 
 
 def _optimizer(model, cfg: TrainConfig, device: str):
-    """AdamW with the classifier head at ``learning_rate * classifier_lr_multiplier`` and no weight decay on
-    biases / LayerNorm; ``fused`` on CUDA, ``foreach`` on the CPU."""
+    """AdamW over every trainable weight: the encoder at ``learning_rate``, the classifier head at
+    ``learning_rate * classifier_lr_multiplier``, LoRA weights at ``learning_rate * adapter_lr_multiplier``, no
+    weight decay on biases / LayerNorm; ``fused`` on CUDA, ``foreach`` on the CPU."""
     import torch
 
-    groups_by_key: dict[tuple[bool, bool], list] = {}
+    groups_by_key: dict[tuple[str, bool], list] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        is_head = name.startswith("classifier") or ".classifier." in name
+        kind = "head" if name.startswith("classifier") or ".classifier." in name else (
+            "lora" if "lora_" in name else "encoder")
         no_wd = p.ndim < 2 or "LayerNorm" in name or name.endswith(".bias")
-        groups_by_key.setdefault((is_head, no_wd), []).append(p)
+        groups_by_key.setdefault((kind, no_wd), []).append(p)
+    factor = {"head": cfg.classifier_lr_multiplier, "lora": cfg.adapter_lr_multiplier, "encoder": 1.0}
     groups = [{"params": params, "weight_decay": 0.0 if no_wd else cfg.weight_decay,
-               "lr": cfg.learning_rate * (cfg.classifier_lr_multiplier if is_head else 1.0)}
-              for (is_head, no_wd), params in sorted(groups_by_key.items())]
+               "lr": cfg.learning_rate * factor[kind]}
+              for (kind, no_wd), params in sorted(groups_by_key.items())]
     kwargs = {"fused": True} if device.startswith("cuda") else {"foreach": True}
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, **kwargs)
 
@@ -411,6 +414,14 @@ class _Fit:
         self.steps_per_epoch = max(1, math.ceil(len(self.plan(0)) / cfg.gradient_accumulation_steps))
         self.total_steps = cfg.max_steps if cfg.max_steps > 0 else max(
             1, math.ceil(self.steps_per_epoch * cfg.num_train_epochs))
+        # per-language adapters: steps before this one fine-tune the shared model (core.train.adapters.set_phase)
+        self.shared_steps = int(cfg.shared_phase_ratio * self.total_steps) if self.router else 0
+        self.phase = None  # the phase whose trainable flags are set; None: set them at the next batch
+        self.frozen = [self.raw_model.get_input_embeddings().weight] if cfg.freeze_embeddings else []
+        if self.router:
+            self.log(f"steps 1-{self.shared_steps}: the whole model on every language; then the encoder is frozen "
+                     "and each language's adapter trains" if self.shared_steps else
+                     "the encoder is frozen: only the adapters and the head train")
         # Not acc.prepare'd: accelerate would step it once per process; our step count is already per process.
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer.optimizer, int(cfg.warmup_ratio *
                                                          self.total_steps), self.total_steps)
@@ -448,7 +459,15 @@ class _Fit:
 
         t0 = time.perf_counter()
         if self.router:  # single-language batch: train its language's adapter (see core.train.adapters)
-            self.router.activate(self.router.adapter_for(self.langs[batch[0]], self.p.batch_pos))
+            from core.train.adapters import ADAPTER_PHASE, SHARED_PHASE, set_phase
+
+            phase = SHARED_PHASE if self.p.step < self.shared_steps else ADAPTER_PHASE
+            changed = phase != self.phase
+            if changed:
+                set_phase(self.raw_model, phase, self.frozen)
+                self.phase = phase
+            if phase == ADAPTER_PHASE:
+                self.router.activate(self.router.adapter_for(self.langs[batch[0]], self.p.batch_pos), force=changed)
         enc = collate([self.windows[i] for i in batch], self.pad_id)
         real = int(enc["attention_mask"].sum())  # counted on the CPU copy: no device sync
         padded = enc["input_ids"].numel()
@@ -497,6 +516,7 @@ class _Fit:
         if self.acc.is_main_process and self.dev_eval:
             res = evaluate_sentences(self.raw_model, self.tokenizer, self.dev_eval, cfg, self.device,
                                      self.adapter_meta)
+            self.phase = None  # the predictor's set_adapter changed peft's trainable flags: set them again
             self.last_dev = res
             f1 = res["overall"]["f1"] or 0.0
             metrics = {EVAL_F1: f1, EVAL_PRECISION: res["overall"]["precision"] or 0.0,

@@ -14,8 +14,9 @@ from core.data.corpus import Sentence
 from core.kernel.config import TrainConfig
 from core.kernel.errors import ConfigError
 from core.model.predictor import Predictor
-from core.train.adapters import AdapterRouter, adapter_routes, add_language_adapters, is_head_parameter
-from core.train.loop import fit, make_batches
+from core.train.adapters import (ADAPTER_PHASE, SHARED_PHASE, AdapterRouter, adapter_routes, add_language_adapters,
+                                 is_head_parameter, set_phase)
+from core.train.loop import _optimizer, fit, make_batches
 
 
 def _sentences(lang: str, n: int) -> list[Sentence]:
@@ -29,7 +30,7 @@ def _sentences(lang: str, n: int) -> list[Sentence]:
 def _cfg(model_dir: str, **kw) -> TrainConfig:
     base = {"model_name_or_path": model_dir, "max_steps": 6, "eval_steps": 3, "learning_rate": 1e-3,
             "per_device_train_batch_size": 4, "num_threads": 1, "max_seq_length": 32, "stride": 4,
-            "adapters": "per_language", "warmup_ratio": 0.0}
+            "adapters": "per_language", "warmup_ratio": 0.0, "shared_phase_ratio": 0.0}
     base.update(kw)
     return TrainConfig.from_dict(base)
 
@@ -127,3 +128,64 @@ def test_fit_saves_one_folder_that_routes_each_language(tiny_model_dir, tmp_path
 def test_a_model_without_adapters_reports_none(tiny_model_dir):
     pred = Predictor(tiny_model_dir, device="cpu")
     assert pred.predict_text("Angela Merkel", lang="de")["adapter"] is None
+
+
+def _step(model, opt):
+    """One forward/backward/AdamW step on a fixed batch; the names of the parameters it changed."""
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    model.train()
+    ids = torch.tensor([[2, 10, 11, 12, 3]])
+    model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=torch.tensor([[-100, 1, 2, 0, -100]])).loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+
+
+def test_the_shared_phase_trains_the_encoder_and_head_then_only_adapters_train(tiny_model_dir):
+    from transformers import AutoModelForTokenClassification
+
+    cfg = _cfg(tiny_model_dir, shared_phase_ratio=0.5, freeze_embeddings=True)
+    routes = {"de": "de", "es": "es"}
+    base = AutoModelForTokenClassification.from_pretrained(tiny_model_dir)
+    base.get_input_embeddings().weight.requires_grad_(False)
+    emb = base.get_input_embeddings().weight
+    model = add_language_adapters(base, cfg, routes)
+    opt = _optimizer(model, cfg, "cpu")
+    # the optimizer holds the encoder (embeddings frozen), the head and every adapter; LoRA at its own rate
+    held = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert id(emb) not in held
+    lora_lrs = {g["lr"] for g in opt.param_groups if any(p is q for p in g["params"]
+                                                          for n, q in model.named_parameters() if "lora_" in n)}
+    assert lora_lrs == {cfg.learning_rate * cfg.adapter_lr_multiplier}
+    set_phase(model, SHARED_PHASE, [emb])
+    changed = _step(model, opt)
+    assert any(".encoder." in n and "lora_" not in n for n in changed)
+    assert any(is_head_parameter(n) for n in changed)
+    assert not any("lora_" in n for n in changed) and not any("word_embeddings" in n for n in changed)
+    set_phase(model, ADAPTER_PHASE, [emb])
+    router = AdapterRouter(model, routes)
+    router.activate("de", force=True)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(".de." in n or is_head_parameter(n) for n in trainable), sorted(trainable)
+    changed = _step(model, opt)
+    assert any(".de." in n for n in changed) and any(is_head_parameter(n) for n in changed)
+    assert all(".de." in n or is_head_parameter(n) for n in changed), sorted(changed)
+
+
+def test_fit_with_a_shared_phase_trains_the_encoder_then_the_adapters(tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    train = _sentences("de", 12) + _sentences("es", 12)
+    logs: list[str] = []
+    from core.train.loop import Callbacks
+
+    res = fit(_cfg(tiny_model_dir, shared_phase_ratio=0.5), train, [], str(tmp_path), callbacks=Callbacks(log=logs.append))
+    assert res.status == "FINISHED"
+    assert any("steps 1-3: the whole model" in line for line in logs)
+    start = load_file(str(Path(tiny_model_dir) / "model.safetensors"))
+    saved = load_file(str(Path(res.model_dir) / "model.safetensors"))
+    key = next(k for k in start if "encoder.layer.0.attention.self.query.weight" in k)
+    assert not torch.equal(start[key], saved[key])  # the shared phase fine-tuned the encoder
+    for name in ("de", "es"):  # ... and the adapter phase moved each language's LoRA B from zero
+        w = load_file(str(Path(res.model_dir) / "adapters" / name / "adapter_model.safetensors"))
+        assert any("lora_B" in k and v.abs().sum() > 0 for k, v in w.items())
