@@ -362,3 +362,47 @@ def test_cld2_silence_on_a_short_text_vetoes_a_fasttext_guess(monkeypatch):
     text = "Nǔ è wú wɛ è gbɛ̌ nǔ mɔ̌wun ɔ́ , gbetakɛn ɔ́ gbà jɛ̌ mɛ̀ ǎ ."
     ident = _fixed_answers(monkeypatch, {"fasttext": [("it", 0.99)], "cld2": []})
     assert ident.decide(text).lang == UND
+
+
+def test_short_lines_take_the_corpus_language_among_the_few_it_holds():
+    # issue 9: in a file of Spanish and Dutch, short lines were und (too few letters among 176 languages); among
+    # the corpus's two languages they are decided; a line like neither ("See you soon", a name) stays und
+    long = [_sent(t) for pair in zip(ES * 2, NL * 2) for t in pair]
+    short = [_sent("Het is koud ."), _sent("Es muy tarde ."), _sent("See you soon"), _sent("Anna Berg")]
+    sents = long[:5] + short[:2] + long[5:] + short[2:]
+    assign_languages(sents)
+    got = {" ".join(s.tokens): (s.lang, s.lang_source) for s in sents if s in short}
+    assert got == {"Het is koud .": ("nl", "detected"), "Es muy tarde .": ("es", "detected"),
+                   "See you soon": (UND, "none"), "Anna Berg": (UND, "none")}
+
+
+def test_the_corpus_prior_pass_is_off_where_long_sentences_stay_undecided(monkeypatch):
+    """A script whose long sentences the backends mostly cannot place (a language no backend has, such as Fon)
+    gets no corpus-prior decisions: its short lines would otherwise go to a corpus language."""
+    from core.data.langid import decide as D
+
+    ident = D.LanguageIdentifier()
+    asked: list[str] = []
+    monkeypatch.setattr(ident, "decide_in_prior",
+                        lambda text, prior: (asked.append(text), D.Decision("es", "detected", 0.99, "LATIN",
+                                                                             frozenset(prior)))[1])
+    long_und = "xqa vro bletz naam ukko plirr zebba tomu grakk vessu ollim"  # 20+ evidence letters
+    assert D.evidence_letters(long_und) >= D.SILENCE_LETTERS
+    texts = ES * 2 + [long_und] * 3 + ["Hoy llueve ."]
+    decisions = [D.Decision("es", "detected", 0.99, "LATIN", frozenset({"es"}))] * 8 + [
+        D.Decision(UND, "none", 0.0, "LATIN", frozenset(), "backends unsure or disagree")] * 3 + [
+        D.Decision(UND, "none", 0.0, "LATIN", frozenset(), "too few letters")]
+    sents = [_sent(t) for t in texts]
+
+    def run():
+        final = [(d.lang, d.source) for d in decisions]
+        D._prior_pass(ident, sents, sents, texts, decisions, final, ())
+        return final
+
+    assert run()[-1] == (UND, "none") and not asked  # 3 of 3 long Latin sentences und: off
+    decisions[8:10] = [D.Decision("es", "detected", 0.99, "LATIN", frozenset({"es"}))] * 2
+    texts[8:10] = ES[:2]
+    many = ES * 6
+    texts[:0], decisions[:0], sents[:0] = many, [decisions[0]] * len(many), [_sent(t) for t in many]
+    final = run()  # 1 long und in 35 long Latin sentences (< 10%): the pass decides the short line
+    assert final[-1] == ("es", "detected") and asked == [long_und, "Hoy llueve ."]
