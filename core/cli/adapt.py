@@ -32,8 +32,7 @@ def _launch(config, data: dict, entrypoint: str, name: str | None, detach: bool,
     from core.runs import jobs
 
     store = _store()
-    run = store.create_run(config, data, name=name, options={"entrypoint": entrypoint})
-    jobs.launch(run.run_id, store)
+    run = jobs.start_run(store, config, data, entrypoint=entrypoint, name=name)
     print(f"run {run.run_id} launched (log: {store.log_path(run.run_id)})", file=sys.stderr)
     if detach:
         print(json.dumps({"run_id": run.run_id, "status": "SCHEDULED"}) if json_mode else run.run_id)
