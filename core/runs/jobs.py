@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 from core.kernel.constants import PROJECT_ROOT
 from core.kernel.errors import RunError
@@ -241,6 +242,21 @@ def start_run(store: RunStore, config, data: dict, *, entrypoint: str | None = N
     run = store.create_run(config, data, name=name, options=opts)
     launch(run.run_id, store)
     return store.get_run(run.run_id)
+
+
+def pretrain_data(text: Sequence[str] = (), corpus: Sequence[str] = (), output_dir: str | None = None) -> dict:
+    """The ``data`` of a pre-training run (:data:`~core.kernel.constants.PRETRAIN_ENTRYPOINT`): plain text files,
+    annotated corpus files whose text is used too, and the folder for the model (None: the run's ``model/``)."""
+    return {"text": list(text), "corpus": list(corpus), "output_dir": output_dir}
+
+
+def transfer_data(train: Sequence[str], test: Sequence[str], dev: Sequence[str] = (), *, lang: str | None = None,
+                  fmt: str | None = None, langs: Sequence[str] | None = None) -> dict:
+    """The ``data`` of a transfer-matrix run (:data:`~core.kernel.constants.TRANSFER_ENTRYPOINT`): a training
+    run's files (``train``, ``dev``, ``test``, ``lang``, ``format``) plus ``langs``, the matrix's rows and
+    columns (None: the training languages, see :func:`core.train.transfer.matrix_languages`)."""
+    return {"train": list(train), "dev": list(dev), "test": list(test), "lang": lang, "format": fmt,
+            "langs": list(langs) if langs else None}
 
 
 def stop(run_id: str, store: RunStore) -> Run:
