@@ -178,7 +178,7 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
     pretrained = None  # the pre-training run whose folder the new run starts from
     if adaptation == PRETRAINED:
         OTHER_FOLDER = "Other folder"
-        folders = {f.run_id: f for f in pretrained_folders(runs)}
+        folders = {f.run_id: f for f in pretrained_folders(store.list_runs(status=FINISHED))}
         pchoice = c1.selectbox("Pre-trained folder", list(folders) + [OTHER_FOLDER], key="train_pt_folder",
                                format_func=lambda i: folders[i].label if i in folders else i,
                                help="The model folders of finished pre-training runs (Pre-train first, below), or "

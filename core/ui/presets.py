@@ -51,23 +51,24 @@ ADAPTATION_HELP = {
     SHARED: "One model for every language (adapters=shared). The default and the safest: languages with little "
             "data borrow from the others. Best and steadiest on bench/adaptation.py (Hausa, Swahili, Yoruba, "
             "200 steps): mean test F1 0.428.",
-    ADAPTERS: "One LoRA adapter per language (or group) on a frozen shared encoder, one shared head; each sentence "
-              "is tagged by its language's adapter, a shared one answers other languages (adapters=per_language). "
+    ADAPTERS: "One LoRA adapter per language (or group) on a shared encoder, one shared head; each sentence is "
+              "tagged by its language's adapter, a shared one answers other languages (adapters=per_language). "
               "Meant for languages that interfere (different scripts, a few hundred sentences or more each). Not "
-              "shown to help yet: at 200 steps on bench/adaptation.py they stayed near the all-O start (mean F1 "
-              "0.020; too few steps or a fault, under investigation). Compare with a shared fine-tune.",
+              "shown to help yet: on bench/adaptation.py, adapters on the frozen pre-trained encoder stayed near "
+              "the all-O start after 200 steps (mean F1 0.020; under investigation). Compare with a shared "
+              "fine-tune.",
     PRETRAINED: "Fine-tune a model whose masked-LM training was continued on raw text of your languages (pick a "
-                "finished pre-training run below, or run Pre-train first). For languages the encoder saw little "
-                "of, when you have much more raw text than annotations. On bench/adaptation.py, 100 pre-training "
-                "steps on the training text alone gave mean F1 0.411 against 0.428, with a larger spread over seeds: "
-                "not a default.",
+                "finished pre-training run below, or run Pre-train first). Meant for languages the encoder saw "
+                "little of, when you have much more raw text than annotations. On bench/adaptation.py, 100 "
+                "pre-training steps on the training text alone gave mean F1 0.411 against 0.428, with a larger "
+                "spread over seeds: not a default.",
 }
 
 #: The Train page's "Pre-train first" form.
 PRETRAIN_HELP = ("Continues the masked-LM training of a model on raw text (whole-word masking of 15% of words), as "
                  "`python -m core pretrain` does; a background run like any other, with its loss and perplexity "
-                 "live. When it finishes, choose it under Language adaptation -> From a pre-trained folder. Worth "
-                 "it with raw text beyond the annotated sentences: the training split's text alone did not beat "
+                 "live. When it finishes, choose it under Language adaptation -> From a pre-trained folder. Meant "
+                 "for raw text beyond the annotated sentences: the training split's text alone did not beat "
                  "the shared fine-tune on bench/adaptation.py.")
 
 #: The Train page's "Transfer matrix" section.
