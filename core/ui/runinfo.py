@@ -87,8 +87,11 @@ def usable_model(run: Run, run_dir: str | Path) -> tuple[str, str] | None:
 
     FINISHED runs: their model, no mark. STOPPED and FAILED runs: the best model saved so far in
     ``<run_dir>/model`` (the trainer keeps the best by dev F1 there during training), marked
-    ``"from step N, stopped"``. None when there is none (no ``config.json`` in the folder).
+    ``"from step N, stopped"``. None when there is none (no ``config.json`` in the folder), and for pre-training
+    runs (their folder is a masked-LM model, no tagger: the start of a fine-tune).
     """
+    if run_kind(run) == PRETRAIN_KIND:
+        return None
     if run.status == FINISHED and run.model_dir:
         return run.model_dir, ""
     if run.status not in (STOPPED, FAILED):

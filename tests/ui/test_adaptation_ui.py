@@ -17,7 +17,7 @@ from core.runs.live import refresh
 from core.runs.store import FINISHED, RUNNING, RunStore
 from core.ui import adaptation as adapt
 from core.ui.presets import ADAPTATION_HELP
-from core.ui.runinfo import pretrained_folders, run_kind, run_row
+from core.ui.runinfo import pretrained_folders, run_kind, run_row, usable_model
 
 
 @pytest.fixture
@@ -84,6 +84,7 @@ def test_pretrained_folders_lists_only_finished_pretraining_runs(store):
     assert f.label == "good · 120 steps · masked-LM loss 2.500"
     assert adapt.finetune_options("standard", f) == {"preset": "standard", "pretrained_from": good.run_id}
     assert adapt.finetune_options("standard") == {"preset": "standard"}
+    assert usable_model(good, store.run_dir(good.run_id)) is None  # a masked-LM folder is no tagger (Playground)
 
 
 # ------------------------------------------------------------------------------------------------ starting runs
