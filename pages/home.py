@@ -43,9 +43,8 @@ if st.button("Quick start: train on the demo corpus", type="primary", key="quick
         with st.spinner("Registering the demo corpus and launching the run..."):
             ds = registry.ensure_demo(store)
             cfg = preset_config(QUICK, model_name_or_path=model)
-            run = store.create_run(cfg, registry.run_data(store, ds), name=f"demo-{model.rsplit('/', 1)[-1]}",
-                                   options={"preset": QUICK})
-            jobs.launch(run.run_id, store)
+            run = jobs.start_run(store, cfg, registry.run_data(store, ds), name=f"demo-{model.rsplit('/', 1)[-1]}",
+                                 options={"preset": QUICK})
     except (StudioError, FileNotFoundError) as exc:
         st.error(str(exc))
     else:

@@ -1,5 +1,9 @@
 """Train: pick a dataset and a preset, adjust any setting, launch a background run, and watch it live.
 
+The three adaptation steps are here too: fine-tune from a pre-trained folder (a finished pre-training run's model),
+"Pre-train first" (continued masked-LM training on raw text, a background run) and the transfer matrix (one
+fine-tune per language, shown on the Evaluate page). The logic is in core.ui.adaptation.
+
 The run store is the source of truth: the run shown by default is the newest active run in the store, so a
 reloaded or second tab re-attaches to a running job. The live panel is a fragment that re-runs every 2 s while
 the run is active and reads only the metric rows it has not drawn yet (core.runs.live).
@@ -13,14 +17,15 @@ from core.runs import registry
 from core.runs import jobs
 from core.runs.checkpoints import inspect_checkpoints, resume_plan, resumed_text
 from core.kernel.config import DEFAULT_MODEL, TrainConfig
-from core.kernel.constants import EVAL_F1, EVAL_LOSS, LEARNING_RATE, SENTENCES_PER_S, TRAIN_LOSS
+from core.kernel.constants import TRAIN_LOSS
 from core.model.device import describe_device
 from core.kernel.errors import StudioError
 from core.runs.live import live_interval, refresh
 from core.model.bundled import list_models
-from core.ui.plots import f1_figure, line_figure, loss_figure
-from core.ui.presets import (ADAPTATION_HELP, PRESET_HELP, PRESETS, config_fields, estimate_duration,
-                             format_seconds)
+from core.ui import adaptation as adapt
+from core.ui.presets import (ADAPTATION_HELP, ADAPTERS, PRESET_HELP, PRESETS, PRETRAIN_HELP, PRETRAINED,
+                             TRANSFER_HELP, config_fields, estimate_duration, format_seconds)
+from core.ui.runinfo import PRETRAIN_KIND, TRANSFER_KIND, pretrained_folders, run_kind
 from core.runs.store import FAILED, FINISHED, STOPPED
 from pages._shared import durable, fmt_score, guarded, kept, model_field, remember, setup
 
@@ -50,6 +55,7 @@ def live_panel(run_id: str, was_active: bool) -> None:
     key = f"live_{run_id}"
     series = refresh(st.session_state.get(key), run_id, run.attempt, lambda after: store.metrics_since(run_id, after))
     st.session_state[key] = series
+    kind = run_kind(run)
     step, total = run.progress
     eta = series.eta_seconds(step, total) if run.active else None
     c1, c2, c3, c4, c5 = st.columns(5)
@@ -63,7 +69,9 @@ def live_panel(run_id: str, was_active: bool) -> None:
               "busy); it goes on by itself when it wakes up." if stalled is not None else None)
     c2.metric("Step", f"{step}/{total}" if total else str(step))
     c3.metric("ETA", format_seconds(eta) if run.active else "-")
-    c4.metric("Best dev F1", fmt_score(run.best_dev_f1))
+    score_label, score = adapt.headline(run, series, kind)
+    c4.metric(score_label, "-" if score is None else (f"{score:,.1f}" if kind == PRETRAIN_KIND else fmt_score(score)),
+              help="exp(masked-LM loss) of the last logged steps: lower is better." if kind == PRETRAIN_KIND else None)
     c5.metric("Elapsed", format_seconds(run.elapsed), help="Training time over every attempt (resumes included).")
     if run.active:
         text = "waiting for the device" if run.status == "SCHEDULED" else f"step {step} of {total or '?'}"
@@ -73,10 +81,7 @@ def live_panel(run_id: str, was_active: bool) -> None:
     fkey = f"live_figs_{run_id}"
     cached = st.session_state.get(fkey)
     if cached is None or cached[0] != (series.attempt, series.last_id):
-        figs = (loss_figure(loss, series.get(EVAL_LOSS)),
-                f1_figure(series.get(EVAL_F1), series.per_language_f1()),
-                line_figure({"learning rate": series.get(LEARNING_RATE)}, "Learning rate", "learning rate"),
-                line_figure({"sentences/s": series.get(SENTENCES_PER_S)}, "Training speed", "sentences/s"))
+        figs = adapt.live_figures(series, kind)
         st.session_state[fkey] = cached = ((series.attempt, series.last_id), figs)
     figs = cached[1]
     g1, g2 = st.columns(2)
@@ -125,7 +130,15 @@ if runs:
     if run.status == FAILED and run.error:
         st.error("The run failed. The end of its log:")
         st.code(run.error, language=None)
-    if run.status == FINISHED:
+    if run.status == FINISHED and run_kind(run) == PRETRAIN_KIND:
+        s = run.summary
+        if s.get("loss_first") is not None and s.get("loss_last") is not None:
+            st.write(f"Masked-LM loss {s['loss_first']:.3f} -> {s['loss_last']:.3f} in {s.get('steps')} steps.")
+        st.caption(f"Model folder: `{run.model_dir}`. Fine-tune from it: Start a new run -> Language adaptation -> "
+                   f"{PRETRAINED}.")
+    elif run.status == FINISHED and run_kind(run) == TRANSFER_KIND:
+        st.caption("The transfer matrix (training language x test language) is on the Evaluate page.")
+    elif run.status == FINISHED:
         test = run.summary.get("test") or run.summary.get("dev") or {}
         if test.get("per_language"):
             st.write("Final scores per language (strict entity level):")
@@ -159,10 +172,29 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
     base = {**TrainConfig().to_dict(), **PRESETS[preset]}
     models = [m["name"] for m in list_models()]
     OTHER = "Other (local folder or Hugging Face id)"
+    adaptation = st.radio("Language adaptation", list(ADAPTATION_HELP), horizontal=True, key="train_adaptation",
+                          captions=list(ADAPTATION_HELP.values()))
     c1, c2 = st.columns(2)
-    mchoice = c1.selectbox("Model", models + [OTHER], index=models.index(DEFAULT_MODEL) if DEFAULT_MODEL in models else 0,
-                           key="train_model", help=config_fields()[0].help)
-    model = model_field(mchoice, OTHER, models, key="train_model_other", column=c1)
+    pretrained = None  # the pre-training run whose folder the new run starts from
+    if adaptation == PRETRAINED:
+        OTHER_FOLDER = "Other folder"
+        folders = {f.run_id: f for f in pretrained_folders(store.list_runs(status=FINISHED))}
+        pchoice = c1.selectbox("Pre-trained folder", list(folders) + [OTHER_FOLDER], key="train_pt_folder",
+                               format_func=lambda i: folders[i].label if i in folders else i,
+                               help="The model folders of finished pre-training runs (Pre-train first, below), or "
+                                    "any folder saved by `python -m core pretrain`.")
+        if not folders:
+            c1.caption("No finished pre-training run yet: start one under Pre-train first, below.")
+        if pchoice in folders:
+            pretrained = folders[pchoice]
+            model = pretrained.model_dir
+            c1.caption(f"`{model}`" + (f" (from {pretrained.base_model})" if pretrained.base_model else ""))
+        else:
+            model = model_field(OTHER_FOLDER, OTHER_FOLDER, models, key="train_pt_other", column=c1)
+    else:
+        mchoice = c1.selectbox("Model", models + [OTHER], key="train_model", help=config_fields()[0].help,
+                               index=models.index(DEFAULT_MODEL) if DEFAULT_MODEL in models else 0)
+        model = model_field(mchoice, OTHER, models, key="train_model_other", column=c1)
     dev_info = describe_device()
     choices = list(dict.fromkeys(dev_info.choices + [base["device"]]))
     device = c2.selectbox("Device", choices, index=choices.index(base["device"]), key=f"train_device_{preset}",
@@ -170,9 +202,7 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
     if device.startswith("cuda") and not dev_info.gpus:
         c2.warning("No GPU was found on this machine: the run would fail. Choose cpu or auto.")
     values = {"model_name_or_path": model, "device": device}
-    adaptation = st.radio("Language adaptation", list(ADAPTATION_HELP), horizontal=True, key="train_adaptation",
-                          captions=list(ADAPTATION_HELP.values()))
-    values["adapters"] = "per_language" if adaptation == "Per-language adapters" else "shared"
+    values["adapters"] = "per_language" if adaptation == ADAPTERS else "shared"
     with st.expander("All settings"):
         cols = st.columns(3)
         shown = [f for f in config_fields() if f.name not in values]
@@ -212,9 +242,60 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
                  disabled=cfg is None or not model or not summ.get("n_train")):
         try:
             with st.spinner("Starting the training process..."):
-                new = store.create_run(cfg, registry.run_data(store, ds), name=name or None,
-                                       options={"preset": preset})
-                jobs.launch(new.run_id, store)
+                new = jobs.start_run(store, cfg, registry.run_data(store, ds), name=name or None,
+                                     options=adapt.finetune_options(preset, pretrained))
+        except StudioError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["train_run_pending"] = new.run_id
+            st.rerun()
+
+# ------------------------------------------------------------------------------------------------ pre-train first
+with st.expander("Pre-train first: continue masked-LM training on raw text"):
+    st.caption(PRETRAIN_HELP)
+    n_train = summ.get("n_train", 0)
+    use_ds = st.checkbox(f"The text of {ds.name}'s training split ({n_train:,} sentences; labels ignored)",
+                         value=bool(n_train), disabled=not n_train, key="pt_use_ds")
+    files = st.file_uploader("Raw text files (.txt, UTF-8, one sentence or paragraph a line)", type=["txt"],
+                             accept_multiple_files=True, key="pt_files")
+    p1, p2, p3 = st.columns(3)
+    pt_choice = p1.selectbox("Model to continue", models + [OTHER], key="pt_model",
+                             index=models.index(DEFAULT_MODEL) if DEFAULT_MODEL in models else 0)
+    pt_model = model_field(pt_choice, OTHER, models, key="pt_model_other", column=p1)
+    pt_steps = int(p2.number_input("max_steps", min_value=1, value=adapt.PRETRAIN_STEPS, step=50, key="pt_steps",
+                                   help="Optimizer steps of masked-LM training (the first 20% train a new "
+                                        "masked-LM head alone when the model has none)."))
+    pt_lr = float(p3.number_input("learning_rate", min_value=1e-7, max_value=1.0, value=adapt.PRETRAIN_LEARNING_RATE,
+                                  format="%g", step=1e-5, key="pt_lr",
+                                  help="Peak learning rate (bench/adaptation.py used 5e-5 for the masked LM)."))
+    pt_name = st.text_input("Run name (optional)", key="pt_name")
+    if st.button("Pre-train", key="pt_launch", disabled=not pt_model or not (use_ds or files)):
+        try:
+            with st.spinner("Starting the pre-training process..."):
+                new = adapt.start_pretrain(store, model=pt_model, max_steps=pt_steps, learning_rate=pt_lr,
+                                           dataset=ds if use_ds else None, name=pt_name or None, device=device,
+                                           uploads=[(f.name, f.getvalue()) for f in files or []])
+        except StudioError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["train_run_pending"] = new.run_id
+            st.rerun()
+
+# ------------------------------------------------------------------------------------------------ transfer matrix
+with st.expander("Transfer matrix: which languages carry over to which"):
+    st.caption(TRANSFER_HELP)
+    check = adapt.transfer_check(store, ds)
+    if check.languages:
+        st.caption(f"{ds.name}: training languages " + ", ".join(f"{k} {v:,}" for k, v in check.languages.items())
+                   + f"; {check.n_test:,} test sentences.")
+    if not check.ok:
+        st.caption(check.reason)
+    xfer_name = st.text_input("Run name (optional)", key="xfer_name")
+    if st.button(f"Transfer matrix ({len(check.languages)} fine-tunes)" if check.ok else "Transfer matrix",
+                 key="xfer_launch", disabled=not check.ok or cfg is None or not model):
+        try:
+            with st.spinner("Starting the transfer-matrix process..."):
+                new = adapt.start_transfer(store, ds, cfg, name=xfer_name or None)
         except StudioError as exc:
             st.error(str(exc))
         else:

@@ -32,8 +32,7 @@ def _launch(config, data: dict, entrypoint: str, name: str | None, detach: bool,
     from core.runs import jobs
 
     store = _store()
-    run = store.create_run(config, data, name=name, options={"entrypoint": entrypoint})
-    jobs.launch(run.run_id, store)
+    run = jobs.start_run(store, config, data, entrypoint=entrypoint, name=name)
     print(f"run {run.run_id} launched (log: {store.log_path(run.run_id)})", file=sys.stderr)
     if detach:
         print(json.dumps({"run_id": run.run_id, "status": "SCHEDULED"}) if json_mode else run.run_id)
@@ -57,8 +56,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         print("pretrain: give --text FILE... (or --corpus FILE...)", file=sys.stderr)
         return 2
     config = _config(args, {"model_name_or_path": args.model, "max_steps": args.max_steps})
-    data = {"text": _abs(args.text), "corpus": _abs(args.corpus),
-            "output_dir": str(Path(args.output).resolve()) if args.output else None}
+    from core.runs.jobs import pretrain_data
+
+    data = pretrain_data(_abs(args.text), _abs(args.corpus), str(Path(args.output).resolve()) if args.output else None)
     run = _launch(config, data, PRETRAIN_ENTRYPOINT, args.name, args.detach, args.json)
     if run is None:
         return 0
@@ -74,8 +74,10 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     config = _config(args, {"model_name_or_path": args.model, "max_steps": args.max_steps})
-    data = {"train": _abs(args.train), "dev": _abs(args.dev), "test": _abs(args.test), "lang": args.lang,
-            "format": args.format, "langs": args.langs}
+    from core.runs.jobs import transfer_data
+
+    data = transfer_data(_abs(args.train), _abs(args.test), _abs(args.dev), lang=args.lang, fmt=args.format,
+                         langs=args.langs)
     run = _launch(config, data, TRANSFER_ENTRYPOINT, args.name, args.detach, args.json)
     if run is None:
         return 0

@@ -118,8 +118,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if limit:
             data[f"max_{split}_sentences"] = limit
     store = _store()
-    run = store.create_run(config, data, name=args.name, options=options)
-    jobs.launch(run.run_id, store)
+    run = jobs.start_run(store, config, data, name=args.name, options=options)
     print(f"run {run.run_id} launched (log: {store.log_path(run.run_id)})", file=sys.stderr)
     if args.detach:
         print(json.dumps({"run_id": run.run_id, "status": "SCHEDULED"}) if args.json else run.run_id)

@@ -1,4 +1,4 @@
-"""Process management for training runs: launch, stop, resume, and detection of dead workers.
+"""Process management for training runs: start (create and launch), stop, resume, and detection of dead workers.
 
 Used by the UI and the CLI; imports no torch. The pattern is LlamaBoard's (LLaMA-Factory ``webui/runner.py``):
 the caller never trains, it starts ``python -m core.runs.worker --run RUN_ID`` as its own process (never
@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 from core.kernel.constants import PROJECT_ROOT
 from core.kernel.errors import RunError
@@ -213,6 +214,49 @@ def launch(run_id: str, store: RunStore, *, resume: bool = False) -> int:
         # Another launch won the race (a double click): our process finds the run taken and exits by itself.
         raise RunError("E305", f"run {run_id!r} was launched twice; worker pid {owner} owns it")
     return proc.pid
+
+
+def start_run(store: RunStore, config, data: dict, *, entrypoint: str | None = None, name: str | None = None,
+              options: dict | None = None) -> Run:
+    """Record a run and launch its worker: the one way the CLI and the pages start a background run.
+
+    Args:
+        store: the run store.
+        config: a :class:`~core.kernel.config.TrainConfig` (or a plain mapping for another entry point's trainer).
+        data: the run's data dict (see :func:`core.train.loop.load_run_data`, or the pre-training and transfer
+            entry points' own keys).
+        entrypoint: ``module:function`` of the training function; None = the studio's trainer (or whatever
+            ``options["entrypoint"]`` names).
+        name: display name (default the run id).
+        options: further options recorded with the run (``preset``, ``pretrained_from``...).
+
+    Returns:
+        The run as recorded after the launch (SCHEDULED, with its worker's pid).
+
+    Raises:
+        RunError: as :func:`launch` (``E306`` marks the new run FAILED).
+    """
+    opts = dict(options or {})
+    if entrypoint:
+        opts["entrypoint"] = entrypoint
+    run = store.create_run(config, data, name=name, options=opts)
+    launch(run.run_id, store)
+    return store.get_run(run.run_id)
+
+
+def pretrain_data(text: Sequence[str] = (), corpus: Sequence[str] = (), output_dir: str | None = None) -> dict:
+    """The ``data`` of a pre-training run (:data:`~core.kernel.constants.PRETRAIN_ENTRYPOINT`): plain text files,
+    annotated corpus files whose text is used too, and the folder for the model (None: the run's ``model/``)."""
+    return {"text": list(text), "corpus": list(corpus), "output_dir": output_dir}
+
+
+def transfer_data(train: Sequence[str], test: Sequence[str], dev: Sequence[str] = (), *, lang: str | None = None,
+                  fmt: str | None = None, langs: Sequence[str] | None = None) -> dict:
+    """The ``data`` of a transfer-matrix run (:data:`~core.kernel.constants.TRANSFER_ENTRYPOINT`): a training
+    run's files (``train``, ``dev``, ``test``, ``lang``, ``format``) plus ``langs``, the matrix's rows and
+    columns (None: the training languages, see :func:`core.train.transfer.matrix_languages`)."""
+    return {"train": list(train), "dev": list(dev), "test": list(test), "lang": lang, "format": fmt,
+            "langs": list(langs) if langs else None}
 
 
 def stop(run_id: str, store: RunStore) -> Run:

@@ -10,6 +10,9 @@ a folder ``<ws>/datasets/<id>/``::
     prepared/dev.jsonl
     prepared/test.jsonl
 
+Raw text for continued pre-training that the Train page receives as uploads is kept under
+``<ws>/texts/<id>/`` (:func:`save_texts`).
+
 The prepared files are JSON Lines (``tokens``, ``ner_tags``, ``lang``, ``doc_id``...; see
 :func:`core.data.writers.jsonl_text`) so that the trainer reads exactly what the Data page validated, whatever
 format, scheme, offset unit or language the user chose: a run's ``data`` is
@@ -22,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,6 +46,7 @@ from core.data.validate import bad_sentences, corpus_stats, validate
 MANIFEST = "dataset.json"
 RAW_DIR = "raw"
 PREPARED_DIR = "prepared"
+TEXTS_DIR = "texts"
 DEMO_ID = "demo"
 DEMO_NAME = "Demo corpus (bundled, 8 languages)"
 DEMO_DIR = PROJECT_ROOT / "assets" / "demo"
@@ -255,6 +260,7 @@ def prepare(store: RunStore, dataset_id: str, manifest: Manifest | None = None) 
     manifest.summary = _summary(loaded)
     manifest.summary["n_train"] = sum(1 for s in good if s.split == "train")
     manifest.summary["n_left_out"] = len(bad)
+    manifest.summary["split_languages"] = {sp: language_counts([s for s in good if s.split == sp]) for sp in SPLITS}
     manifest.summary["left_out"] = [
         {"where": f"{Path(s.source).name}:{s.line_start}", "split": s.split, "error": f"{bad[i][1]} line {bad[i][0]}",
          "text": " ".join(s.tokens[:12])} for i, s in enumerate(loaded.corpus.sentences) if i in bad][:LEFT_OUT_LISTED]
@@ -401,6 +407,57 @@ def run_data(store: RunStore, dataset: Dataset) -> dict:
             "left_out": {"n_sentences": manifest.summary.get("n_left_out", 0),
                          "n_errors": manifest.summary.get("n_errors", 0),
                          "sentences": manifest.summary.get("left_out", [])}}
+
+
+def split_files(store: RunStore, dataset_id: str, split: str = "train") -> list[str]:
+    """The prepared files of one split of a dataset (what a run reads); [] when the split is empty or the
+    dataset has no manifest."""
+    manifest = read_manifest(store, dataset_id)
+    return list(manifest.prepared.get(split, [])) if manifest is not None else []
+
+
+def split_languages(store: RunStore, dataset_id: str, split: str = "train") -> dict[str, int]:
+    """Language -> sentences of one split of the prepared dataset (the good sentences a run reads), most
+    frequent first; {} when the split is empty.
+
+    From the summary :func:`prepare` writes; a dataset prepared before it recorded them is counted from its
+    prepared files (the ``lang`` of each JSON line).
+    """
+    manifest = read_manifest(store, dataset_id)
+    if manifest is None:
+        return {}
+    saved = (manifest.summary.get("split_languages") or {}).get(split)
+    if saved is not None:
+        return dict(saved)
+    counts: Counter = Counter()
+    for path in manifest.prepared.get(split, []):
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.strip():
+                try:
+                    counts[str(json.loads(line).get("lang") or "und")] += 1
+                except ValueError:
+                    continue
+    return dict(counts.most_common())
+
+
+def save_texts(store: RunStore, uploads: Sequence[tuple[str, bytes]]) -> list[str]:
+    """Save uploaded raw-text files (for continued pre-training) under ``<ws>/texts/<id>/``, with safe, unique
+    file names (:func:`safe_filename`); returns their absolute paths ([] for no upload)."""
+    if not uploads:
+        return []
+    folder = Path(store.workspace) / TEXTS_DIR / f"t{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    paths = []
+    for fname, content in uploads:
+        target = folder / safe_filename(fname, taken)
+        target.write_bytes(content)
+        paths.append(str(target))
+    return paths
 
 
 def language_counts(sentences: Sequence[Sentence]) -> dict[str, int]:

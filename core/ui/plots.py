@@ -216,3 +216,17 @@ def transfer_heatmap(matrix: Mapping[str, Mapping[str, float | None]], rows: Seq
     fig.update_layout(title=title, height=140 + 32 * len(rows), margin=dict(l=50, r=10, t=40, b=40),
                       xaxis_title="test language", yaxis_title="training language")
     return fig
+
+
+def perplexity_figure(perplexity: Points, title: str = "Masked-LM perplexity"):
+    """Perplexity (exp of the masked-LM loss) of continued pre-training over steps, on a log y axis (it falls by
+    orders of magnitude while a new masked-LM head is fitted)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    if perplexity:
+        xs, ys = zip(*perplexity)
+        fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines+markers", name="perplexity"))
+    fig = _layout(fig, title, "perplexity (log)")
+    fig.update_yaxes(type="log")
+    return fig

@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from core.kernel.constants import PRETRAIN_ENTRYPOINT, TRANSFER_ENTRYPOINT
 from core.ui.presets import format_seconds
 from core.runs.store import FAILED, FINISHED, STOPPED, Run
+
+
+#: What a run does (its entry point): fine-tune, continued masked-LM pre-training, or the transfer matrix.
+TRAIN_KIND, PRETRAIN_KIND, TRANSFER_KIND = "train", "pretrain", "transfer"
+#: The file a pre-training run saves in its model folder (see core.train.pretrain).
+PRETRAIN_META = "ner_studio_pretrain.json"
+
+
+def run_kind(run: Run) -> str:
+    """``train``, ``pretrain`` or ``transfer``: from the run's entry point, else its summary's ``kind``."""
+    entry = (run.options or {}).get("entrypoint")
+    if entry == PRETRAIN_ENTRYPOINT:
+        return PRETRAIN_KIND
+    if entry == TRANSFER_ENTRYPOINT:
+        return TRANSFER_KIND
+    kind = (run.summary or {}).get("kind")
+    return kind if kind in (PRETRAIN_KIND, TRANSFER_KIND) else TRAIN_KIND
 
 
 def run_label(run: Run) -> str:
@@ -34,12 +53,14 @@ def final_language_f1(run: Run, split: str = "dev") -> dict[str, float | None]:
 
 
 def run_row(run: Run) -> dict:
-    """One table row: run, status, model, data, languages, best dev F1, test F1, steps, duration, created."""
+    """One table row: run, name, status, kind, model, data, languages, best dev F1, test F1, steps, duration,
+    created."""
     test = ((run.summary.get("test") or {}).get("overall") or {}).get("f1")
     return {
         "run": run.run_id,
         "name": run.name,
         "status": run.status,
+        "kind": run_kind(run),
         "model": run.config.get("model_name_or_path", ""),
         "data": run.data.get("dataset_name") or ", ".join(str(p).rsplit("/", 1)[-1] for p in run.data.get("train", [])),
         "languages": ", ".join(run_languages(run)),
@@ -66,8 +87,11 @@ def usable_model(run: Run, run_dir: str | Path) -> tuple[str, str] | None:
 
     FINISHED runs: their model, no mark. STOPPED and FAILED runs: the best model saved so far in
     ``<run_dir>/model`` (the trainer keeps the best by dev F1 there during training), marked
-    ``"from step N, stopped"``. None when there is none (no ``config.json`` in the folder).
+    ``"from step N, stopped"``. None when there is none (no ``config.json`` in the folder), and for pre-training
+    runs (their folder is a masked-LM model, no tagger: the start of a fine-tune).
     """
+    if run_kind(run) == PRETRAIN_KIND:
+        return None
     if run.status == FINISHED and run.model_dir:
         return run.model_dir, ""
     if run.status not in (STOPPED, FAILED):
@@ -88,3 +112,51 @@ def transfer_runs(runs: Sequence[Run]) -> list[Run]:
     """Finished transfer-matrix runs (``summary["kind"] == "transfer"`` with a matrix), in the given order."""
     return [r for r in runs if r.status == FINISHED and (r.summary or {}).get("kind") == "transfer"
             and (r.summary or {}).get("matrix")]
+
+
+@dataclass(frozen=True)
+class PretrainedFolder:
+    """A model folder saved by a finished pre-training run, for the Train page's picker."""
+
+    run_id: str
+    name: str
+    model_dir: str
+    steps: int | None
+    loss_last: float | None
+    base_model: str | None
+
+    @property
+    def label(self) -> str:
+        """``name · N steps · loss L`` (what is unknown is left out)."""
+        parts = [self.name]
+        if self.steps is not None:
+            parts.append(f"{self.steps} steps")
+        if self.loss_last is not None:
+            parts.append(f"masked-LM loss {self.loss_last:.3f}")
+        return " · ".join(parts)
+
+
+def pretrained_folders(runs: Sequence[Run]) -> list[PretrainedFolder]:
+    """The model folders of FINISHED runs that hold ``ner_studio_pretrain.json`` (saved by continued masked-LM
+    pre-training), in the given order; steps and last loss from that file, else from the run's summary."""
+    out = []
+    for r in runs:
+        if r.status != FINISHED or not r.model_dir:
+            continue
+        meta_path = Path(r.model_dir) / PRETRAIN_META
+        if not meta_path.is_file():
+            continue
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        meta = meta if isinstance(meta, dict) else {}
+        summary = r.summary or {}
+        steps = meta.get("steps", summary.get("steps"))
+        loss = meta.get("loss_last", summary.get("loss_last"))
+        name = r.name if r.name not in ("", r.run_id) else r.run_id
+        out.append(PretrainedFolder(r.run_id, name, str(r.model_dir),
+                                    int(steps) if isinstance(steps, (int, float)) else None,
+                                    float(loss) if isinstance(loss, (int, float)) else None,
+                                    meta.get("base_model")))
+    return out
