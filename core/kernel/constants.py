@@ -17,6 +17,9 @@ DEFAULT_MODEL = "multilingual-e5-small"
 DEFAULT_ENTRYPOINT = "core.train.loop:train_run"
 PRETRAIN_ENTRYPOINT = "core.train.pretrain:pretrain_run"
 TRANSFER_ENTRYPOINT = "core.train.transfer:transfer_run"
+#: The file continued pre-training writes into the model folder it saves (base model, steps, losses): a run
+#: whose ``model_name_or_path`` holds it starts from a pre-trained folder.
+PRETRAIN_MARKER = "ner_studio_pretrain.json"
 
 # ---------------------------------------------------------------- run statuses (the store's ``status`` column)
 SCHEDULED = "SCHEDULED"

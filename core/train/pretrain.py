@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Sequence
 
 from core.kernel.config import TrainConfig
-from core.kernel.constants import LEARNING_RATE, PERPLEXITY, TOKENS_PER_S, TRAIN_LOSS
+from core.kernel.constants import LEARNING_RATE, PERPLEXITY, PRETRAIN_MARKER, TOKENS_PER_S, TRAIN_LOSS
 from core.kernel.errors import StudioError
 from core.kernel.files import replace_path
 from core.train.loop import (CHECKPOINT_DIR, LOG_EVERY, MODEL_DIR, Callbacks, _accelerator, _configure_threads,
@@ -305,7 +305,7 @@ def pretrain(cfg: TrainConfig, texts: Sequence[Sequence[str]], out_dir: str, cal
             with atomic_output(str(final_dir), folder=True) as tmp:
                 acc.unwrap_model(model).save_pretrained(tmp)
                 tokenizer.save_pretrained(tmp)
-                (Path(tmp) / "ner_studio_pretrain.json").write_text(json.dumps(
+                (Path(tmp) / PRETRAIN_MARKER).write_text(json.dumps(
                     {"base_model": cfg.model_name_or_path, "steps": step, "loss_first": losses["first"],
                      "loss_last": losses["last"], "n_texts": len(texts), "mlm_probability": cfg.mlm_probability,
                      "whole_word_mask": True}, indent=2), encoding="utf-8")

@@ -229,4 +229,31 @@ def perplexity_figure(perplexity: Points, title: str = "Masked-LM perplexity"):
         fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines+markers", name="perplexity"))
     fig = _layout(fig, title, "perplexity (log)")
     fig.update_yaxes(type="log")
+def method_comparison_figure(means: Mapping[str, Mapping[str, float | None]],
+                             stds: Mapping[str, Mapping[str, float | None]] | None = None,
+                             title: str = "Entity F1 per language and method"):
+    """Grouped bars: one group per language, one bar per method at its mean F1, with an error bar of its standard
+    deviation over seeds where there is one (none for a single run; a language a method was not scored on is
+    left out of that method).
+
+    Args:
+        means: method -> language -> mean F1 (fractions), methods in legend order.
+        stds: method -> language -> standard deviation (None or absent: no error bar).
+        title: the figure's title.
+    """
+    import plotly.graph_objects as go
+
+    stds = stds or {}
+    langs: list[str] = []
+    for per in means.values():
+        langs += [lang for lang in per if lang not in langs]
+    fig = go.Figure()
+    for method, per in means.items():
+        sd = [(stds.get(method) or {}).get(lang) for lang in langs]
+        fig.add_trace(go.Bar(name=method, x=langs, y=[per.get(lang) for lang in langs],
+                             error_y=dict(type="data", array=[0.0 if s is None else s for s in sd],
+                                          visible=any(s is not None for s in sd))))
+    fig.update_layout(barmode="group", title=title, height=340, margin=dict(l=40, r=10, t=40, b=35),
+                      xaxis_title="language", yaxis_title="F1", legend=dict(orientation="h", y=-0.25))
+    fig.update_yaxes(range=[0, 1])
     return fig
