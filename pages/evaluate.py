@@ -7,9 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from core.eval.analysis import cell_sentences, evaluate_records, load_predictions, runs_with_predictions, top_confusion
+from core.eval.methods import compare_methods, comparison_rows, figure_series, language_f1, run_method, run_seed
+from core.eval.methods import SHARED, scoring_split
 from core.eval.metrics import DEFAULT_MODE, MODES
+from core.kernel.constants import FINISHED
 from core.kernel.errors import StudioError
-from core.ui.plots import error_kinds_figure, scores_heatmap, selectable_confusion_figure, transfer_heatmap
+from core.ui.plots import (error_kinds_figure, method_comparison_figure, scores_heatmap, selectable_confusion_figure,
+                           transfer_heatmap)
 from core.ui.render import RTL_LANGS, render_comparison
 from core.ui.runinfo import run_label, transfer_runs
 from pages._shared import (durable, fmt_score, predictions_label, predictions_mark, score_stopped_runs, setup,
@@ -131,3 +135,46 @@ st.plotly_chart(error_kinds_figure(result["error_counts"]), key="eval_errors")
 st.caption("missed: a gold entity with no overlapping prediction; spurious: a prediction over no gold entity; "
            "wrong type: same span, other type; wrong boundary: overlapping span, same type. Review them on the "
            "Review page.")
+
+# ------------------------------------------------------------------------------------------------ methods
+with st.expander("Adaptation methods side by side"):
+    done = {r.run_id: r for r in evaluated if r.status == FINISHED}
+
+    def method_label(i: str) -> str:
+        seed = run_seed(done[i])
+        return f"{run_label(done[i])} · {run_method(done[i])}" + (f" · seed {seed}" if seed is not None else "")
+
+    chosen = durable(st.multiselect, "Runs to compare", list(done), default=[], format_func=method_label,
+                     key="eval_methods_runs",
+                     help="Finished runs with stored predictions. Each is rescored in the scoring mode chosen above, "
+                          "on its test predictions (dev when it has none), and grouped by method: the shared "
+                          "fine-tune, per-language adapters, or the fine-tune started from a pre-trained folder. "
+                          "Runs of one method with different seeds give the spread.")
+    if not chosen:
+        st.caption("Choose finished runs, for instance one or more seeds of each method, trained on the same data.")
+    else:
+        f1s, splits, mode_names = {}, {}, set()
+        for rid in chosen:
+            sp = scoring_split(files[rid])
+            p = files[rid][sp]
+            try:
+                _, res = scored(p, os.path.getmtime(p) if os.path.exists(p) else 0.0, mode)
+            except StudioError as exc:
+                st.warning(f"{method_label(rid)}: {exc}")
+                continue
+            f1s[rid], splits[rid] = language_f1(res), sp
+            mode_names.add(res["mode_label"])
+        comparison = compare_methods([done[i] for i in chosen if i in f1s], f1s, splits)
+        for w in comparison.warnings:
+            st.warning(w)
+        st.dataframe(pd.DataFrame(comparison_rows(comparison)), hide_index=True, key="eval_methods_table",
+                     column_order=["language", "method", "F1", "n", "Δ vs shared", "seeds"])
+        means, stds = figure_series(comparison)
+        st.plotly_chart(method_comparison_figure(means, stds, title=f"Entity F1 per language and method "
+                                                                    f"({mode}, {comparison.split_label})"),
+                        key="eval_methods_fig")
+        st.caption(f"Entity F1 in **{' / '.join(sorted(mode_names)) or mode}** on the **{comparison.split_label}** "
+                   "split of each run's stored predictions; all: every language together (micro). F1: the mean over the method's runs ± the "
+                   "sample standard deviation over their seeds (no ± for a single run); n: runs; Δ vs shared: the "
+                   "method's mean minus the shared fine-tune's"
+                   + ("." if SHARED in comparison.methods else " (no shared fine-tune chosen: no Δ)."))

@@ -263,6 +263,20 @@ def comparison_rows(comparison: MethodComparison) -> list[dict]:
     return rows
 
 
+def figure_series(comparison: MethodComparison) -> tuple[dict[str, dict[str, float]],
+                                                         dict[str, dict[str, float | None]]]:
+    """``(means, stds)``: method -> language -> mean F1 and its standard deviation, languages in the comparison's
+    order (for :func:`core.ui.plots.method_comparison_figure`)."""
+    means: dict[str, dict[str, float]] = {}
+    stds: dict[str, dict[str, float | None]] = {}
+    for method in comparison.methods:
+        cells = [comparison.scores[(lang, method)] for lang in comparison.languages
+                 if (lang, method) in comparison.scores]
+        means[method] = {sc.lang: sc.mean for sc in cells}
+        stds[method] = {sc.lang: sc.std for sc in cells}
+    return means, stds
+
+
 __all__ = ["ADAPTERS", "ALL", "METHODS", "MethodComparison", "MethodScore", "PRETRAINED", "SHARED",
-           "compare_methods", "comparison_rows", "data_label", "is_pretrained_folder", "language_f1", "run_method",
-           "run_seed", "scoring_split"]
+           "compare_methods", "comparison_rows", "data_label", "figure_series", "is_pretrained_folder", "language_f1",
+           "run_method", "run_seed", "scoring_split"]
