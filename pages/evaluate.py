@@ -174,7 +174,7 @@ with st.expander("Adaptation methods side by side"):
                                                                     f"({mode}, {comparison.split_label})"),
                         key="eval_methods_fig")
         st.caption(f"Entity F1 in **{' / '.join(sorted(mode_names)) or mode}** on the **{comparison.split_label}** "
-                   "split of each run's stored predictions; all: every language together (micro). F1: the mean over the method's runs ± the "
-                   "sample standard deviation over their seeds (no ± for a single run); n: runs; Δ vs shared: the "
-                   "method's mean minus the shared fine-tune's"
+                   "split of each run's stored predictions; all: every language together (micro). F1: the mean "
+                   "over the method's runs ± the sample standard deviation over their seeds (no ± for a single "
+                   "run); n: runs; Δ vs shared: the method's mean minus the shared fine-tune's"
                    + ("." if SHARED in comparison.methods else " (no shared fine-tune chosen: no Δ)."))

@@ -1,6 +1,6 @@
 """HTML highlighting escapes corpus text; figures carry the data they were given."""
 
-from core.ui.plots import confusion_figure, ema, f1_figure, loss_figure, scores_heatmap
+from core.ui.plots import confusion_figure, ema, f1_figure, loss_figure, method_comparison_figure, scores_heatmap
 from core.ui.render import render_comparison, render_doc, render_tokens, tokens_to_doc
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -51,3 +51,15 @@ def test_scores_heatmap_na_cells():
     fig = scores_heatmap({"es": {"PER": {"f1": 0.5, "support": 2}, "LOC": {"f1": None, "support": 0}}})
     assert list(fig.data[0].x) == ["LOC", "PER"]
     assert list(fig.data[0].text[0]) == ["n/a", "0.50"]
+
+
+def test_method_comparison_figure_groups_bars_with_error_bars_where_there_is_a_spread():
+    fig = method_comparison_figure(
+        {"shared fine-tune": {"en": 0.5, "sw": 0.3}, "per-language adapters": {"sw": 0.6}},
+        {"shared fine-tune": {"en": 0.1414, "sw": None}, "per-language adapters": {"sw": None}})
+    assert fig.layout.barmode == "group" and [t.name for t in fig.data] == ["shared fine-tune", "per-language adapters"]
+    shared, adapters = fig.data
+    assert list(shared.x) == ["en", "sw"] and list(shared.y) == [0.5, 0.3]
+    assert list(shared.error_y.array) == [0.1414, 0.0] and shared.error_y.visible
+    assert list(adapters.y) == [None, 0.6] and adapters.error_y.visible is False
+    assert method_comparison_figure({"shared fine-tune": {"en": 0.5}}).data[0].error_y.visible is False
