@@ -15,7 +15,7 @@ from core.kernel.errors import StudioError
 from core.ui.plots import (error_kinds_figure, method_comparison_figure, scores_heatmap, selectable_confusion_figure,
                            transfer_heatmap)
 from core.ui.render import RTL_LANGS, render_comparison
-from core.ui.runinfo import run_label, transfer_runs
+from core.ui.runinfo import TRAIN_KIND, run_kind, run_label, transfer_runs
 from pages._shared import (durable, fmt_score, predictions_label, predictions_mark, score_stopped_runs, setup,
                            show_html)
 
@@ -138,7 +138,7 @@ st.caption("missed: a gold entity with no overlapping prediction; spurious: a pr
 
 # ------------------------------------------------------------------------------------------------ methods
 with st.expander("Adaptation methods side by side"):
-    done = {r.run_id: r for r in evaluated if r.status == FINISHED}
+    done = {r.run_id: r for r in evaluated if r.status == FINISHED and run_kind(r) == TRAIN_KIND}
 
     def method_label(i: str) -> str:
         seed = run_seed(done[i])

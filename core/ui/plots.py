@@ -229,6 +229,9 @@ def perplexity_figure(perplexity: Points, title: str = "Masked-LM perplexity"):
         fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines+markers", name="perplexity"))
     fig = _layout(fig, title, "perplexity (log)")
     fig.update_yaxes(type="log")
+    return fig
+
+
 def method_comparison_figure(means: Mapping[str, Mapping[str, float | None]],
                              stds: Mapping[str, Mapping[str, float | None]] | None = None,
                              title: str = "Entity F1 per language and method"):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from core.kernel.constants import PRETRAIN_ENTRYPOINT, TRANSFER_ENTRYPOINT
+from core.kernel.constants import PRETRAIN_ENTRYPOINT, PRETRAIN_MARKER, TRANSFER_ENTRYPOINT
 from core.ui.presets import format_seconds
 from core.runs.store import FAILED, FINISHED, STOPPED, Run
 
@@ -16,7 +16,7 @@ from core.runs.store import FAILED, FINISHED, STOPPED, Run
 #: What a run does (its entry point): fine-tune, continued masked-LM pre-training, or the transfer matrix.
 TRAIN_KIND, PRETRAIN_KIND, TRANSFER_KIND = "train", "pretrain", "transfer"
 #: The file a pre-training run saves in its model folder (see core.train.pretrain).
-PRETRAIN_META = "ner_studio_pretrain.json"
+PRETRAIN_META = PRETRAIN_MARKER
 
 
 def run_kind(run: Run) -> str:
