@@ -8,9 +8,9 @@ Yoruba, Swahili), the first ``--n-train`` sentences of train.txt, ``--n-dev`` of
 test.txt. Model: the bundled multilingual-e5-small. Methods:
 
 * ``shared``: one fine-tune on the three languages together (``adapters=shared``);
-* ``per_language``: ``--shared-phase-ratio`` of the steps fine-tune the whole model on the three languages, then
-  one LoRA adapter per language plus the shared adapter train on the frozen encoder, with the shared head
-  (``adapters=per_language``; the same total steps as ``shared``);
+* ``per_language``: one LoRA adapter per language plus the shared adapter (``adapters=per_language``, at
+  ``--adapter-learning-rate``), each batch training the encoder, the head and its language's adapter, the encoder
+  and head at the rates of ``shared``;
 * ``pretrain_finetune``: ``--pretrain-steps`` of whole-word masked-LM training on the text of the training
   sentences (the "text of an annotated dataset" source), then the shared fine-tune from that folder.
 
@@ -67,9 +67,6 @@ def main() -> None:
                     help="learning rate of the LoRA adapters (per_language): LoRA's low-rank updates need a larger "
                          "rate than full fine-tuning (Hu et al. 2021 used 4e-4 to 5e-4 for RoBERTa-base; 1e-3 is "
                          "peft's common choice for few steps)")
-    ap.add_argument("--shared-phase-ratio", type=float, default=None,
-                    help="per_language: share of the steps that fine-tune the whole shared model before the adapters "
-                         "train on the frozen encoder (default: TrainConfig's)")
     ap.add_argument("--pretrain-learning-rate", type=float, default=5e-5,
                     help="masked-LM learning rate of continued pre-training (Gururangan et al. 2020 used 1e-4)")
     ap.add_argument("--max-seq-length", type=int, default=128)
@@ -82,9 +79,6 @@ def main() -> None:
 
     from core.kernel.config import TrainConfig
     from core.train.loop import fit
-
-    if args.shared_phase_ratio is None:
-        args.shared_phase_ratio = TrainConfig().shared_phase_ratio
     from core.train.pretrain import pretrain
     from core.train.transfer import score_by_language
 
@@ -108,7 +102,6 @@ def main() -> None:
                 if method == "per_language":  # the encoder and head at the shared rates, the adapters at theirs
                     cfg["adapters"] = "per_language"
                     cfg["adapter_lr_multiplier"] = args.adapter_learning_rate / args.learning_rate
-                    cfg["shared_phase_ratio"] = args.shared_phase_ratio
                 if method == "pretrain_finetune":
                     pt_cfg = TrainConfig.from_dict(dict(base, seed=seed, max_steps=args.pretrain_steps,
                                                         learning_rate=args.pretrain_learning_rate))
@@ -134,7 +127,6 @@ def main() -> None:
                       "pretrain_steps": args.pretrain_steps, "n_train_per_lang": args.n_train,
                       "learning_rate": args.learning_rate,
                       "adapter_learning_rate": args.adapter_learning_rate,
-                      "shared_phase_ratio": args.shared_phase_ratio,
                       "pretrain_learning_rate": args.pretrain_learning_rate, "max_seq_length": args.max_seq_length,
                       "seeds": args.seeds, "results": results,
                       "overall_mean": overall, "seconds": {k: round(v, 1) for k, v in seconds.items()}}))

@@ -115,3 +115,22 @@ def tiny_tokenizer(tiny_model_dir):
 def tiny_labels() -> list[str]:
     """The tiny model's label list (id -> IOB2 label)."""
     return list(TINY_LABELS)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A run store in a temporary workspace that ``NER_STUDIO_WORKSPACE`` names (pages and workers find it)."""
+    from core.runs.store import RunStore
+
+    monkeypatch.setenv("NER_STUDIO_WORKSPACE", str(tmp_path / "ws"))
+    return RunStore(tmp_path / "ws")
+
+
+@pytest.fixture
+def launched(monkeypatch):
+    """Replace core.runs.jobs.launch: record the run ids instead of starting a worker."""
+    from core.runs import jobs
+
+    calls: list[str] = []
+    monkeypatch.setattr(jobs, "launch", lambda run_id, store, resume=False: calls.append(run_id) or 4242)
+    return calls

@@ -23,7 +23,7 @@ class Sentence:
         ner_tags: one tag per token; IOB2 after loading (raw scheme while a reader is building it).
         lang: ISO 639-1 code where one exists (``es``, ``zh``), ISO 639-3 otherwise (``pcm``); ``und`` when unknown.
         lang_source: where ``lang`` came from: ``field``, ``comment``, ``prefix``, ``filename``, ``user``,
-            ``detected`` or ``none``.
+            ``script``, ``detected``, ``prior`` (among the corpus's languages), ``document`` or ``none``.
         doc_id: document id (from ``-DOCSTART-``, ``# newdoc``, a document field, or the file), or None.
         source: path of the file the sentence was read from.
         line_start: 1-based first line of the sentence in ``source`` (for JSON Lines: the record's line).

@@ -87,17 +87,10 @@ class TrainConfig:
                 "RoBERTa-base against 1e-5 to 3e-5 for full fine-tuning)."})
     adapters: str = field(default="shared", metadata={
         "help": "shared: one model for every language (plain fine-tune, or one LoRA adapter with lora). "
-                "per_language: the first shared_phase_ratio of the steps fine-tune the whole encoder and head on "
-                "every language (no adapter), then the encoder is frozen and one LoRA adapter per language (or "
-                "per group of `groups`) trains on top of it, with one shared classification head and a shared "
-                "adapter that answers languages without their own; each batch holds one language and trains its "
-                "adapter. See README \"Adaptation\" for what it measured."})
-    shared_phase_ratio: float = field(default=0.5, metadata={
-        "help": "With adapters=per_language: share of the steps that fine-tune the whole shared model before the "
-                "per-language adapters train on the frozen encoder (adapters start at zero, so the second phase "
-                "starts from the shared fine-tune). 0: adapters on the frozen pre-trained encoder from the "
-                "first step (MAD-X style); on bench/adaptation.py that left every language at F1 0 after 200 "
-                "steps."})
+                "per_language: one LoRA adapter per language (or per group of `groups`) on the shared encoder, one "
+                "shared classification head, and a shared adapter that answers languages without their own; each "
+                "batch holds one language and trains the encoder, the head and that language's adapter. See "
+                "README \"Adaptation\" for what it measured."})
     groups: dict = field(default_factory=dict, metadata={
         "help": "With adapters=per_language: {group_name: [language codes]} sharing one adapter (e.g. "
                 "{\"bantu\": [\"sw\", \"rw\"]}); a language in no group gets its own adapter."})
@@ -172,7 +165,6 @@ class TrainConfig:
             ("lora_r", self.lora_r >= 1, ">= 1"),
             ("lora_dropout", 0 <= self.lora_dropout < 1, "in [0, 1)"),
             ("adapter_lr_multiplier", 0 < self.adapter_lr_multiplier <= 1000, "in (0, 1000]"),
-            ("shared_phase_ratio", 0 <= self.shared_phase_ratio < 1, "in [0, 1)"),
             ("mlm_probability", 0 < self.mlm_probability < 1, "in (0, 1)"),
             ("dev_fraction", 0 < self.dev_fraction < 0.5, "in (0, 0.5)"),
             ("num_threads", 0 <= self.num_threads <= 256, "0 to 256"),

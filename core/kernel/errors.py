@@ -103,6 +103,8 @@ CODES: dict[str, tuple[str, str]] = {
              "with that file."),
     "E324": ("checkpoint damaged", "Resume falls back to the previous checkpoint by itself; when both are damaged, "
              "start again from step 0 or from the run's best model folder."),
+    "E325": ("checkpoint from an earlier design", "Start a new run with the same settings; the model folder the "
+             "run saved so far still predicts and scores."),
     # deployment: ONNX export, the prediction service, the Hub
     "E601": ("export failed", "Install the extra: pip install 'multilingual-ner-studio[onnx]'; see the message."),
     "E602": ("int8 quantization refused",

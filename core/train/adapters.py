@@ -4,22 +4,21 @@ The "adaptive models" step of multilingual adaptation: the parameters used for a
 language. Built on peft's multi-adapter API (``get_peft_model(..., adapter_name=)``, ``add_adapter``,
 ``set_adapter``), as in MAD-X-style language adapters (Pfeiffer et al. 2020) but with LoRA modules:
 
-* the encoder's own weights are frozen and shared by every language;
+* the encoder is shared by every language and keeps training, as in a plain fine-tune;
 * one LoRA adapter per language (or per user group, ``TrainConfig.groups``) on the attention projections, plus a
-  ``shared`` adapter that answers every language without its own (``und`` included);
+  ``shared`` adapter that answers every language without its own (``und`` included), at ``learning_rate *
+  adapter_lr_multiplier``;
 * one classification head, trained outside peft (not in ``modules_to_save``, which would give every adapter its own
   copy of the head): every batch updates it, whatever its language.
 
-Training has two phases (:func:`set_phase`). The first ``TrainConfig.shared_phase_ratio`` of the steps is the
-multilingual fine-tune: the whole encoder and the head train on every language, no adapter does (LoRA's ``B``
-starts at zero, so the adapters add nothing yet). Then the encoder is frozen and each batch (single-language, see
-:func:`core.train.loop.make_batches`) trains its language's adapter, except every ``n_adapters + 1``-th batch of an
-epoch, which trains the shared adapter, so the fallback has seen every language. AdamW skips parameters whose
-gradient is None, so a batch changes only its adapter and the head. Why two phases: on bench/adaptation.py
-(MasakhaNER ha/sw/yo, multilingual-e5-small, 200 steps) adapters on the frozen pre-trained encoder never left the
-all-``O`` plateau (dev F1 0.000 for every language, and 0.000 for a single LoRA adapter, ``lora=True``, too), while
-the full fine-tune reached 0.42; adapters on top of the fine-tuned encoder start from what it learnt (MAD-X also
-puts task and language adapters on a trained model, Pfeiffer et al. 2020).
+Training routes each batch (single-language, see :func:`core.train.loop.make_batches`) to its language's adapter,
+except every ``n_adapters + 1``-th batch of an epoch, which trains the shared adapter, so the fallback has seen every
+language. Each batch trains the encoder, the head and its adapter; AdamW skips parameters whose gradient is None, so
+the other adapters do not change. Why the encoder is not frozen (MAD-X freezes it, Pfeiffer et al. 2020): on
+bench/adaptation.py (MasakhaNER ha/sw/yo, multilingual-e5-small, 200 steps, 3 seeds) adapters on the frozen
+pre-trained encoder stayed at F1 0.02 (and a single LoRA adapter, ``lora=True``, at dev F1 0.000 in one seed),
+and adapters on an encoder frozen after 100 shared steps reached 0.30 against 0.43 for the shared fine-tune; see
+README "Adaptation" for the figures of this design.
 
 Saved folder: the base transformers model with the trained head (``save_pretrained``, LoRA weights stripped),
 ``adapters/<name>/`` peft adapter folders, and ``ner_studio.json["adapters"]`` = ``{"routes": {lang: name},
@@ -73,9 +72,9 @@ def routing_meta(routes: dict[str, str]) -> dict:
 def add_language_adapters(model, cfg: TrainConfig, routes: dict[str, str]):
     """Wrap a token-classification model in a peft model with the shared adapter and one adapter per route.
 
-    Every adapter and the classification head are trainable, and with ``cfg.shared_phase_ratio > 0`` the encoder
-    too (the word embeddings stay frozen with ``cfg.freeze_embeddings``): the optimizer is built once over every
-    weight that trains in either phase, and :func:`set_phase` chooses which of them get gradients.
+    Every adapter, the classification head and the encoder are trainable (a weight the caller froze before, such
+    as the word embeddings with ``cfg.freeze_embeddings``, stays frozen); peft's ``set_adapter`` (:class:`AdapterRouter`) later makes only the active adapter's
+    LoRA weights trainable.
 
     Returns:
         ``peft.PeftModel`` with ``shared`` active.
@@ -86,15 +85,16 @@ def add_language_adapters(model, cfg: TrainConfig, routes: dict[str, str]):
         return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                           target_modules=list(LORA_TARGETS))
 
-    frozen = {id(model.get_input_embeddings().weight)} if cfg.freeze_embeddings else set()
+    frozen = {id(p) for p in model.parameters() if not p.requires_grad}  # the word embeddings, when frozen
     peft_model = get_peft_model(model, lora(), adapter_name=SHARED_ADAPTER)
     for name in sorted(set(routes.values())):
         if name != SHARED_ADAPTER:
             peft_model.add_adapter(name, lora())
-    encoder_trains = cfg.shared_phase_ratio > 0
-    for name, p in peft_model.named_parameters():
-        # all adapters take part in the optimizer (set_adapter later switches which one gets gradients)
-        p.requires_grad_("lora_" in name or is_head_parameter(name) or (encoder_trains and id(p) not in frozen))
+    for p in peft_model.parameters():
+        # peft froze every non-LoRA weight: the encoder and the head train again, and every adapter is trainable so
+        # that the optimizer holds them all (only the active adapter is in the forward pass, so only it gets a
+        # gradient; AdamW skips the others)
+        p.requires_grad_(id(p) not in frozen)
     return peft_model
 
 
@@ -123,40 +123,10 @@ class AdapterRouter:
             return SHARED_ADAPTER
         return self.routes.get(lang, SHARED_ADAPTER)
 
-    def activate(self, name: str, force: bool = False) -> None:
-        """Make ``name`` the active (and the only gradient-receiving) adapter; ``force`` re-applies peft's
-        trainable flags even when ``name`` is already active (after :func:`set_phase` froze every adapter)."""
-        if force or self.model.active_adapter != name:
+    def activate(self, name: str) -> None:
+        """Make ``name`` the active (and the only gradient-receiving) adapter."""
+        if self.model.active_adapter != name:
             self.model.set_adapter(name)  # peft: this adapter's LoRA weights trainable, the other adapters' not
-
-
-#: The two training phases of :func:`set_phase`.
-SHARED_PHASE, ADAPTER_PHASE = "shared", "adapters"
-
-
-def set_phase(model, phase: str, frozen: Sequence = ()) -> None:
-    """Set which weights train: in :data:`SHARED_PHASE` the encoder and the head, no LoRA weight; in
-    :data:`ADAPTER_PHASE` the head only (the caller then activates the batch's adapter, whose LoRA weights peft
-    makes trainable).
-
-    Args:
-        model: the peft model of :func:`add_language_adapters`.
-        phase: :data:`SHARED_PHASE` or :data:`ADAPTER_PHASE`.
-        frozen: parameters that never train (the word embeddings with ``freeze_embeddings``).
-
-    Raises:
-        ValueError: for another ``phase`` (a programming error, not user input).
-    """
-    if phase not in (SHARED_PHASE, ADAPTER_PHASE):
-        raise ValueError(f"unknown phase {phase!r}")
-    keep_frozen = {id(p) for p in frozen}
-    for name, p in model.named_parameters():
-        if "lora_" in name:
-            p.requires_grad_(False)
-        elif is_head_parameter(name):
-            p.requires_grad_(True)
-        else:
-            p.requires_grad_(phase == SHARED_PHASE and id(p) not in keep_frozen)
 
 
 def save_adapter_model(model, out_dir: str | Path) -> None:

@@ -245,18 +245,22 @@ def _optimizer(model, cfg: TrainConfig, device: str):
     weight decay on biases / LayerNorm; ``fused`` on CUDA, ``foreach`` on the CPU."""
     import torch
 
+    from core.train.adapters import is_head_parameter
+
     groups_by_key: dict[tuple[str, bool], list] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        kind = "head" if name.startswith("classifier") or ".classifier." in name else (
-            "lora" if "lora_" in name else "encoder")
+        kind = "head" if is_head_parameter(name) else ("lora" if "lora_" in name else "encoder")
         no_wd = p.ndim < 2 or "LayerNorm" in name or name.endswith(".bias")
         groups_by_key.setdefault((kind, no_wd), []).append(p)
     factor = {"head": cfg.classifier_lr_multiplier, "lora": cfg.adapter_lr_multiplier, "encoder": 1.0}
+    # the groups' order is part of a checkpoint (AdamW state by position): encoder, LoRA, head, as before the
+    # LoRA group had its own rate, so checkpoints of earlier runs still load
+    ORDER = {"encoder": 0, "lora": 1, "head": 2}
     groups = [{"params": params, "weight_decay": 0.0 if no_wd else cfg.weight_decay,
                "lr": cfg.learning_rate * factor[kind]}
-              for (kind, no_wd), params in sorted(groups_by_key.items())]
+              for (kind, no_wd), params in sorted(groups_by_key.items(), key=lambda kv: (ORDER[kv[0][0]], kv[0][1]))]
     kwargs = {"fused": True} if device.startswith("cuda") else {"foreach": True}
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, **kwargs)
 
@@ -414,14 +418,6 @@ class _Fit:
         self.steps_per_epoch = max(1, math.ceil(len(self.plan(0)) / cfg.gradient_accumulation_steps))
         self.total_steps = cfg.max_steps if cfg.max_steps > 0 else max(
             1, math.ceil(self.steps_per_epoch * cfg.num_train_epochs))
-        # per-language adapters: steps before this one fine-tune the shared model (core.train.adapters.set_phase)
-        self.shared_steps = int(cfg.shared_phase_ratio * self.total_steps) if self.router else 0
-        self.phase = None  # the phase whose trainable flags are set; None: set them at the next batch
-        self.frozen = [self.raw_model.get_input_embeddings().weight] if cfg.freeze_embeddings else []
-        if self.router:
-            self.log(f"steps 1-{self.shared_steps}: the whole model on every language; then the encoder is frozen "
-                     "and each language's adapter trains" if self.shared_steps else
-                     "the encoder is frozen: only the adapters and the head train")
         # Not acc.prepare'd: accelerate would step it once per process; our step count is already per process.
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer.optimizer, int(cfg.warmup_ratio *
                                                          self.total_steps), self.total_steps)
@@ -459,15 +455,7 @@ class _Fit:
 
         t0 = time.perf_counter()
         if self.router:  # single-language batch: train its language's adapter (see core.train.adapters)
-            from core.train.adapters import ADAPTER_PHASE, SHARED_PHASE, set_phase
-
-            phase = SHARED_PHASE if self.p.step < self.shared_steps else ADAPTER_PHASE
-            changed = phase != self.phase
-            if changed:
-                set_phase(self.raw_model, phase, self.frozen)
-                self.phase = phase
-            if phase == ADAPTER_PHASE:
-                self.router.activate(self.router.adapter_for(self.langs[batch[0]], self.p.batch_pos), force=changed)
+            self.router.activate(self.router.adapter_for(self.langs[batch[0]], self.p.batch_pos))
         enc = collate([self.windows[i] for i in batch], self.pad_id)
         real = int(enc["attention_mask"].sum())  # counted on the CPU copy: no device sync
         padded = enc["input_ids"].numel()
@@ -516,7 +504,6 @@ class _Fit:
         if self.acc.is_main_process and self.dev_eval:
             res = evaluate_sentences(self.raw_model, self.tokenizer, self.dev_eval, cfg, self.device,
                                      self.adapter_meta)
-            self.phase = None  # the predictor's set_adapter changed peft's trainable flags: set them again
             self.last_dev = res
             f1 = res["overall"]["f1"] or 0.0
             metrics = {EVAL_F1: f1, EVAL_PRECISION: res["overall"]["precision"] or 0.0,
@@ -808,13 +795,22 @@ def write_model_card(model_dir: str, cfg: TrainConfig, data: dict, splits: dict[
     Path(model_dir, "README.md").write_text("\n".join(lines), encoding="utf-8")
 
 
+#: The config field whose absence marks a run recorded before LoRA weights had their own learning rate (and before
+#: per-language adapters trained the encoder too).
+LORA_RATE_FIELD = "adapter_lr_multiplier"
+
+
 def run_config(run) -> TrainConfig:
     """The TrainConfig of a stored run, on the device its worker claimed (``run.device``).
 
     The config was validated once, when the run was created (``RunStore.create_run`` takes a TrainConfig), so it
-    is rebuilt here without a second validation.
+    is rebuilt here without a second validation. A run recorded before :data:`LORA_RATE_FIELD` existed keeps
+    ``adapter_lr_multiplier`` 1 (its LoRA weights trained at ``learning_rate``).
     """
     cfg = TrainConfig(**run.config)
+    if LORA_RATE_FIELD not in run.config:
+        # recorded before LoRA weights had their own rate: they trained at learning_rate, and a resume keeps that
+        cfg = dataclasses.replace(cfg, adapter_lr_multiplier=1.0)
     if run.device and ddp_process_count(cfg) == 1:
         cfg = dataclasses.replace(cfg, device=run.device)
     return cfg
@@ -864,6 +860,11 @@ def train_run(run, store, resume: bool = False) -> dict:
     from core.eval.metrics import summary as score_summary
 
     cfg = run_config(run)
+    if resume and cfg.adapters == "per_language" and LORA_RATE_FIELD not in run.config:
+        raise StudioError("E325", "this per-language-adapter run was started by an earlier version, whose adapters "
+                          "trained on a frozen encoder; its checkpoint cannot continue now that the encoder trains "
+                          "too", fix="Start a new run with the same settings; the model folder it saved so far "
+                                     "still predicts and scores.")
     run_dir = store.run_dir(run.run_id)
     ckpt = store.checkpoint_dir(run.run_id)
 

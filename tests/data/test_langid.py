@@ -372,8 +372,18 @@ def test_short_lines_take_the_corpus_language_among_the_few_it_holds():
     sents = long[:5] + short[:2] + long[5:] + short[2:]
     assign_languages(sents)
     got = {" ".join(s.tokens): (s.lang, s.lang_source) for s in sents if s in short}
-    assert got == {"Het is koud .": ("nl", "detected"), "Es muy tarde .": ("es", "detected"),
+    assert got == {"Het is koud .": ("nl", "prior"), "Es muy tarde .": ("es", "prior"),
                    "See you soon": (UND, "none"), "Anna Berg": (UND, "none")}
+
+
+def test_with_one_corpus_language_a_line_unlike_it_stays_und():
+    # review of issue 9's prior pass: with one candidate the renormalised probability is always 1
+    from core.data.langid import default_identifier
+
+    ident = default_identifier()
+    for text in ("See you soon", "The weather is very nice today in London", "Anna Berg"):
+        assert ident.decide_in_prior(text, {"es"}).lang == UND, text
+    assert ident.decide_in_prior("Es muy tarde .", {"es"}).lang == "es"
 
 
 def test_the_corpus_prior_pass_is_off_where_long_sentences_stay_undecided(monkeypatch):
@@ -384,7 +394,7 @@ def test_the_corpus_prior_pass_is_off_where_long_sentences_stay_undecided(monkey
     ident = D.LanguageIdentifier()
     asked: list[str] = []
     monkeypatch.setattr(ident, "decide_in_prior",
-                        lambda text, prior: (asked.append(text), D.Decision("es", "detected", 0.99, "LATIN",
+                        lambda text, prior: (asked.append(text), D.Decision("es", "prior", 0.99, "LATIN",
                                                                              frozenset(prior)))[1])
     long_und = "xqa vro bletz naam ukko plirr zebba tomu grakk vessu ollim"  # 20+ evidence letters
     assert D.evidence_letters(long_und) >= D.SILENCE_LETTERS
@@ -405,4 +415,4 @@ def test_the_corpus_prior_pass_is_off_where_long_sentences_stay_undecided(monkey
     many = ES * 6
     texts[:0], decisions[:0], sents[:0] = many, [decisions[0]] * len(many), [_sent(t) for t in many]
     final = run()  # 1 long und in 35 long Latin sentences (< 10%): the pass decides the short line
-    assert final[-1] == ("es", "detected") and asked == [long_und, "Hoy llueve ."]
+    assert final[-1] == ("es", "prior") and asked == [long_und, "Hoy llueve ."]

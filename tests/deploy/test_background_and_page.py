@@ -10,20 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data.writers import write_corpus
 from core.deploy import background
-from core.runs.store import FINISHED, RunStore
+from core.runs.store import FINISHED
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch) -> RunStore:
-    monkeypatch.setenv("NER_STUDIO_WORKSPACE", str(tmp_path / "ws"))
-    return RunStore(tmp_path / "ws")
 
 
 def _run_with_model(store, model_dir, tmp_path, gold_sentences):

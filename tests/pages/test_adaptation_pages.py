@@ -5,18 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.runs.store import FINISHED, RUNNING, RunStore
+from core.runs.store import FINISHED, RUNNING
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch) -> RunStore:
-    monkeypatch.setenv("NER_STUDIO_WORKSPACE", str(tmp_path / "ws"))
-    return RunStore(tmp_path / "ws")
 
 
 def test_evaluate_shows_the_transfer_heatmap(store):

@@ -9,7 +9,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.runs import registry
-from core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 XSS = "<script>alert(1)</script>"
@@ -18,12 +17,6 @@ XSS = "<script>alert(1)</script>"
 NAMES = "Anna B-PER\nBerg I-PER\n\nBart B-PER\n\nOslo B-LOC\n" + XSS + " O\n\n"
 SWAHILI = "".join(json.dumps({"tokens": t.split(), "ner_tags": ["O"] * len(t.split()), "lang": "swa"}) + "\n"
                   for t in ["Rais alisema kwamba serikali itaendelea", "Watoto wengi walikwenda shuleni jana"])
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch) -> RunStore:
-    monkeypatch.setenv("NER_STUDIO_WORKSPACE", str(tmp_path / "ws"))
-    return RunStore(tmp_path / "ws")
 
 
 @pytest.fixture

@@ -30,22 +30,6 @@ HEAVY = {"torch", "transformers", "sqlite3"}
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch) -> RunStore:
-    monkeypatch.setenv("NER_STUDIO_WORKSPACE", str(tmp_path / "ws"))
-    return RunStore(tmp_path / "ws")
-
-
-@pytest.fixture
-def launched(monkeypatch):
-    """Replace core.runs.jobs.launch: record the run ids instead of starting a worker."""
-    from core.runs import jobs
-
-    calls: list[str] = []
-    monkeypatch.setattr(jobs, "launch", lambda run_id, store, resume=False: calls.append(run_id) or 4242)
-    return calls
-
-
 def open_page(page: str | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     if page:

@@ -22,20 +22,6 @@ from tests.ui_seed import finished_run
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch) -> RunStore:
-    monkeypatch.setenv("NER_STUDIO_WORKSPACE", str(tmp_path / "ws"))
-    return RunStore(tmp_path / "ws")
-
-
-@pytest.fixture
-def launched(monkeypatch):
-    """Replace core.runs.jobs.launch: record the run ids instead of starting a worker."""
-    calls: list[str] = []
-    monkeypatch.setattr(jobs, "launch", lambda run_id, store, resume=False: calls.append(run_id) or 4242)
-    return calls
-
-
 def open_train() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     at.switch_page("pages/train.py").run()

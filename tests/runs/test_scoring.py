@@ -11,13 +11,7 @@ import pytest
 
 from core.kernel.errors import ConfigError, RunError
 from core.runs import jobs, scoring, worker
-from core.runs.store import FAILED, FINISHED, STOPPED, RunStore
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch) -> RunStore:
-    monkeypatch.setenv("NER_STUDIO_WORKSPACE", str(tmp_path / "ws"))
-    return RunStore(tmp_path / "ws")
+from core.runs.store import FAILED, FINISHED, STOPPED
 
 
 def _stopped(store, step=9, status=STOPPED):

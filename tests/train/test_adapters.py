@@ -14,8 +14,7 @@ from core.data.corpus import Sentence
 from core.kernel.config import TrainConfig
 from core.kernel.errors import ConfigError
 from core.model.predictor import Predictor
-from core.train.adapters import (ADAPTER_PHASE, SHARED_PHASE, AdapterRouter, adapter_routes, add_language_adapters,
-                                 is_head_parameter, set_phase)
+from core.train.adapters import AdapterRouter, adapter_routes, add_language_adapters, is_head_parameter
 from core.train.loop import _optimizer, fit, make_batches
 
 
@@ -30,7 +29,7 @@ def _sentences(lang: str, n: int) -> list[Sentence]:
 def _cfg(model_dir: str, **kw) -> TrainConfig:
     base = {"model_name_or_path": model_dir, "max_steps": 6, "eval_steps": 3, "learning_rate": 1e-3,
             "per_device_train_batch_size": 4, "num_threads": 1, "max_seq_length": 32, "stride": 4,
-            "adapters": "per_language", "warmup_ratio": 0.0, "shared_phase_ratio": 0.0}
+            "adapters": "per_language", "warmup_ratio": 0.0}
     base.update(kw)
     return TrainConfig.from_dict(base)
 
@@ -65,16 +64,16 @@ def test_batches_are_single_language_and_cover_every_window():
     assert any(len({langs[i] for i in b}) > 1 for b in mixed)  # without langs batches mix languages
 
 
-def test_a_batch_in_one_language_changes_only_its_adapter_and_the_head(tiny_model_dir):
+def test_a_batch_in_one_language_changes_only_its_adapter_the_head_and_the_encoder(tiny_model_dir):
     from transformers import AutoModelForTokenClassification
 
     cfg = _cfg(tiny_model_dir)
     routes = {"de": "de", "es": "es"}
     model = add_language_adapters(AutoModelForTokenClassification.from_pretrained(tiny_model_dir), cfg, routes)
     router = AdapterRouter(model, routes)
-    # the optimizer sees every adapter and the head, nothing else
+    # the optimizer sees every adapter, the head and the encoder
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    assert trainable and all("lora_" in n or is_head_parameter(n) for n in trainable)
+    assert any(".encoder." in n and "lora_" not in n for n in trainable) and any(is_head_parameter(n) for n in trainable)
     assert {"shared", "de", "es"} <= {n.split("lora_A.")[1].split(".")[0] for n in trainable if "lora_A." in n}
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-2)
@@ -92,7 +91,8 @@ def test_a_batch_in_one_language_changes_only_its_adapter_and_the_head(tiny_mode
     changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     assert any(".de." in n for n in changed)
     assert any(is_head_parameter(n) for n in changed)
-    assert all(".de." in n or is_head_parameter(n) for n in changed), sorted(changed)
+    assert any(".encoder." in n and "lora_" not in n for n in changed)
+    assert not any(".es." in n or ".shared." in n for n in changed), sorted(changed)  # the other adapters stay
     # every (n_adapters + 1)-th batch trains the shared adapter; a language without one uses it too
     assert router.adapter_for("de", router.shared_every) == "shared"
     assert router.adapter_for("sw", 1) == "shared"
@@ -130,62 +130,51 @@ def test_a_model_without_adapters_reports_none(tiny_model_dir):
     assert pred.predict_text("Angela Merkel", lang="de")["adapter"] is None
 
 
-def _step(model, opt):
-    """One forward/backward/AdamW step on a fixed batch; the names of the parameters it changed."""
-    before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    model.train()
-    ids = torch.tensor([[2, 10, 11, 12, 3]])
-    model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=torch.tensor([[-100, 1, 2, 0, -100]])).loss.backward()
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-    return {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
-
-
-def test_the_shared_phase_trains_the_encoder_and_head_then_only_adapters_train(tiny_model_dir):
+def test_lora_weights_train_at_their_own_rate_and_frozen_embeddings_stay_out(tiny_model_dir):
     from transformers import AutoModelForTokenClassification
 
-    cfg = _cfg(tiny_model_dir, shared_phase_ratio=0.5, freeze_embeddings=True)
-    routes = {"de": "de", "es": "es"}
+    cfg = _cfg(tiny_model_dir, freeze_embeddings=True)
     base = AutoModelForTokenClassification.from_pretrained(tiny_model_dir)
-    base.get_input_embeddings().weight.requires_grad_(False)
     emb = base.get_input_embeddings().weight
-    model = add_language_adapters(base, cfg, routes)
+    emb.requires_grad_(False)  # as _build_model does with freeze_embeddings
+    model = add_language_adapters(base, cfg, {"de": "de", "es": "es"})
     opt = _optimizer(model, cfg, "cpu")
-    # the optimizer holds the encoder (embeddings frozen), the head and every adapter; LoRA at its own rate
-    held = {id(p) for g in opt.param_groups for p in g["params"]}
+    held = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
     assert id(emb) not in held
-    lora_lrs = {g["lr"] for g in opt.param_groups if any(p is q for p in g["params"]
-                                                          for n, q in model.named_parameters() if "lora_" in n)}
-    assert lora_lrs == {cfg.learning_rate * cfg.adapter_lr_multiplier}
-    set_phase(model, SHARED_PHASE, [emb])
-    changed = _step(model, opt)
-    assert any(".encoder." in n and "lora_" not in n for n in changed)
-    assert any(is_head_parameter(n) for n in changed)
-    assert not any("lora_" in n for n in changed) and not any("word_embeddings" in n for n in changed)
-    set_phase(model, ADAPTER_PHASE, [emb])
-    router = AdapterRouter(model, routes)
-    router.activate("de", force=True)
-    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    assert trainable and all(".de." in n or is_head_parameter(n) for n in trainable), sorted(trainable)
-    changed = _step(model, opt)
-    assert any(".de." in n for n in changed) and any(is_head_parameter(n) for n in changed)
-    assert all(".de." in n or is_head_parameter(n) for n in changed), sorted(changed)
+    rates = {("lora" if "lora_" in n else "head" if is_head_parameter(n) else "encoder"): held[id(p)]
+             for n, p in model.named_parameters() if id(p) in held}
+    assert rates == {"lora": cfg.learning_rate * cfg.adapter_lr_multiplier,
+                     "head": cfg.learning_rate * cfg.classifier_lr_multiplier, "encoder": cfg.learning_rate}
+    assert {n.split("lora_A.")[1].split(".")[0] for n, p in model.named_parameters()
+            if "lora_A." in n and id(p) in held} == {"shared", "de", "es"}
 
 
-def test_fit_with_a_shared_phase_trains_the_encoder_then_the_adapters(tiny_model_dir, tmp_path):
+def test_fit_trains_the_shared_encoder_and_each_languages_adapter(tiny_model_dir, tmp_path):
     from safetensors.torch import load_file
 
     train = _sentences("de", 12) + _sentences("es", 12)
-    logs: list[str] = []
-    from core.train.loop import Callbacks
-
-    res = fit(_cfg(tiny_model_dir, shared_phase_ratio=0.5), train, [], str(tmp_path), callbacks=Callbacks(log=logs.append))
+    res = fit(_cfg(tiny_model_dir), train, [], str(tmp_path))
     assert res.status == "FINISHED"
-    assert any("steps 1-3: the whole model" in line for line in logs)
     start = load_file(str(Path(tiny_model_dir) / "model.safetensors"))
     saved = load_file(str(Path(res.model_dir) / "model.safetensors"))
     key = next(k for k in start if "encoder.layer.0.attention.self.query.weight" in k)
-    assert not torch.equal(start[key], saved[key])  # the shared phase fine-tuned the encoder
-    for name in ("de", "es"):  # ... and the adapter phase moved each language's LoRA B from zero
+    assert not torch.equal(start[key], saved[key])  # the encoder was fine-tuned
+    for name in ("de", "es"):  # ... and each language's LoRA B moved from zero
         w = load_file(str(Path(res.model_dir) / "adapters" / name / "adapter_model.safetensors"))
         assert any("lora_B" in k and v.abs().sum() > 0 for k, v in w.items())
+
+
+def test_a_run_recorded_before_the_lora_rate_keeps_its_rate_and_old_adapter_runs_refuse_resume(tiny_model_dir):
+    from types import SimpleNamespace
+
+    from core.kernel.errors import StudioError
+    from core.train.loop import LORA_RATE_FIELD, run_config, train_run
+
+    old = {k: v for k, v in _cfg(tiny_model_dir, lora=True, adapters="shared").to_dict().items()
+           if k != LORA_RATE_FIELD}
+    assert run_config(SimpleNamespace(config=old, device=None)).adapter_lr_multiplier == 1.0
+    new = _cfg(tiny_model_dir).to_dict()
+    assert run_config(SimpleNamespace(config=new, device=None)).adapter_lr_multiplier == 10.0
+    old_adapters = {k: v for k, v in new.items() if k != LORA_RATE_FIELD}
+    with pytest.raises(StudioError, match="E325|earlier version"):
+        train_run(SimpleNamespace(config=old_adapters, device=None, data={}, run_id="r1"), None, resume=True)

@@ -20,18 +20,6 @@ from core.ui.presets import ADAPTATION_HELP
 from core.ui.runinfo import pretrained_folders, run_kind, run_row, usable_model
 
 
-@pytest.fixture
-def store(tmp_path) -> RunStore:
-    return RunStore(tmp_path / "ws")
-
-
-@pytest.fixture
-def launched(monkeypatch):
-    calls: list[str] = []
-    monkeypatch.setattr(jobs, "launch", lambda run_id, store, resume=False: calls.append(run_id) or 4242)
-    return calls
-
-
 def pretrain_run(store: RunStore, name: str = "pt", status: str = FINISHED, meta: bool = True, steps: int = 120,
                  loss: float = 2.5):
     """A pre-training run in ``status`` whose model folder holds ner_studio_pretrain.json when ``meta``."""
