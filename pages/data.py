@@ -12,7 +12,7 @@ from core.data.formats import FORMATS
 from core.data.langid import language_label
 from core.data.langid.overrides import GROUPS, describe, language_panel, make_override, sentence_choices
 from core.ui.plots import entity_counts_figure, length_histogram
-from core.ui.render import RTL_LANGS, render_tokens
+from core.ui.render import RTL_LANGS, md_escape, render_tokens
 from core.data.schemes import SCHEMES
 from core.data.splits import SPLITS, split_counts
 from pages._shared import durable, remember, setup, show_html
@@ -84,7 +84,7 @@ with st.expander("Add a dataset", expanded=not existing):
             st.error(f"Nothing could be read: {exc}")
         else:
             remember("data_ds", ds.id)
-            st.success(f"Saved dataset {ds.name!r}.")
+            st.success(f"Saved dataset {md_escape(repr(ds.name))}.")
             existing = store.list_datasets()
 
 # ------------------------------------------------------------------------------------------------ one dataset

@@ -14,7 +14,7 @@ from core.kernel.constants import FINISHED
 from core.kernel.errors import StudioError
 from core.ui.plots import (error_kinds_figure, method_comparison_figure, scores_heatmap, selectable_confusion_figure,
                            transfer_heatmap)
-from core.ui.render import RTL_LANGS, render_comparison
+from core.ui.render import RTL_LANGS, md_escape, render_comparison
 from core.ui.runinfo import TRAIN_KIND, run_kind, run_label, transfer_runs
 from pages._shared import (durable, fmt_score, predictions_label, predictions_mark, score_stopped_runs, setup,
                            show_html)
@@ -160,13 +160,13 @@ with st.expander("Adaptation methods side by side"):
             try:
                 _, res = scored(p, os.path.getmtime(p) if os.path.exists(p) else 0.0, mode)
             except StudioError as exc:
-                st.warning(f"{method_label(rid)}: {exc}")
+                st.warning(md_escape(f"{method_label(rid)}: {exc}"))
                 continue
             f1s[rid], splits[rid] = language_f1(res), sp
             mode_names.add(res["mode_label"])
         comparison = compare_methods([done[i] for i in chosen if i in f1s], f1s, splits)
         for w in comparison.warnings:
-            st.warning(w)
+            st.warning(md_escape(w))
         st.dataframe(pd.DataFrame(comparison_rows(comparison)), hide_index=True, key="eval_methods_table",
                      column_order=["language", "method", "F1", "n", "Δ vs shared", "seeds"])
         means, stds = figure_series(comparison)

@@ -11,7 +11,7 @@ from core.eval.analysis import (entity_types, filter_records, load_predictions, 
                            records_to_sentences)
 from core.kernel.errors import StudioError
 from core.eval.metrics import ERROR_KINDS
-from core.ui.render import RTL_LANGS, render_comparison, render_tokens
+from core.ui.render import RTL_LANGS, md_escape, render_comparison, render_tokens
 from core.data.review import (ReviewLog, apply_corrections, count_by_action, edit_span, review_path, source_id_for_dataset,
                          source_id_for_run, tokens_sha1)
 from core.data.writers import conll_text, jsonl_text
@@ -180,4 +180,4 @@ if e2.button("Save as a new dataset", key="review_save_ds", disabled=not new_nam
     except (StudioError, OSError) as exc:
         st.error(f"The new dataset could not be written: {exc}")
     else:
-        st.success(f"Saved dataset {ds.name!r}: pick it on the Train page for the next run.")
+        st.success(f"Saved dataset {md_escape(repr(ds.name))}: pick it on the Train page for the next run.")

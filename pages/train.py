@@ -25,6 +25,7 @@ from core.model.bundled import list_models
 from core.ui import adaptation as adapt
 from core.ui.presets import (ADAPTATION_HELP, ADAPTERS, PRESET_HELP, PRESETS, PRETRAIN_HELP, PRETRAINED,
                              TRANSFER_HELP, config_fields, estimate_duration, format_seconds)
+from core.ui.render import md_escape
 from core.ui.runinfo import PRETRAIN_KIND, TRANSFER_KIND, pretrained_folders, run_kind
 from core.runs.store import FAILED, FINISHED, STOPPED
 from pages._shared import durable, fmt_score, guarded, kept, model_field, remember, setup
@@ -172,14 +173,14 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
     base = {**TrainConfig().to_dict(), **PRESETS[preset]}
     models = [m["name"] for m in list_models()]
     OTHER = "Other (local folder or Hugging Face id)"
-    adaptation = st.radio("Language adaptation", list(ADAPTATION_HELP), horizontal=True, key="train_adaptation",
-                          captions=list(ADAPTATION_HELP.values()))
+    adaptation = durable(st.radio, "Language adaptation", list(ADAPTATION_HELP), horizontal=True,
+                         key="train_adaptation", captions=list(ADAPTATION_HELP.values()))
     c1, c2 = st.columns(2)
     pretrained = None  # the pre-training run whose folder the new run starts from
     if adaptation == PRETRAINED:
         OTHER_FOLDER = "Other folder"
         folders = {f.run_id: f for f in pretrained_folders(store.list_runs(status=FINISHED))}
-        pchoice = c1.selectbox("Pre-trained folder", list(folders) + [OTHER_FOLDER], key="train_pt_folder",
+        pchoice = durable(c1.selectbox, "Pre-trained folder", list(folders) + [OTHER_FOLDER], key="train_pt_folder",
                                format_func=lambda i: folders[i].label if i in folders else i,
                                help="The model folders of finished pre-training runs (Pre-train first, below), or "
                                     "any folder saved by `python -m core pretrain`.")
@@ -188,12 +189,14 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
         if pchoice in folders:
             pretrained = folders[pchoice]
             model = pretrained.model_dir
-            c1.caption(f"`{model}`" + (f" (from {pretrained.base_model})" if pretrained.base_model else ""))
+            c1.caption(md_escape(model) + (f" (from {md_escape(pretrained.base_model)})" if pretrained.base_model
+                                             else ""))
         else:
             model = model_field(OTHER_FOLDER, OTHER_FOLDER, models, key="train_pt_other", column=c1)
     else:
-        mchoice = c1.selectbox("Model", models + [OTHER], key="train_model", help=config_fields()[0].help,
-                               index=models.index(DEFAULT_MODEL) if DEFAULT_MODEL in models else 0)
+        # durable: the select box is not drawn while a pre-trained folder is chosen, and its choice must survive
+        mchoice = durable(c1.selectbox, "Model", models + [OTHER], key="train_model", help=config_fields()[0].help,
+                          default=DEFAULT_MODEL if DEFAULT_MODEL in models else models[0] if models else OTHER)
         model = model_field(mchoice, OTHER, models, key="train_model_other", column=c1)
     dev_info = describe_device()
     choices = list(dict.fromkeys(dev_info.choices + [base["device"]]))
@@ -254,7 +257,7 @@ with st.expander("Start a new run", expanded=not any(r.active for r in runs)):
 with st.expander("Pre-train first: continue masked-LM training on raw text"):
     st.caption(PRETRAIN_HELP)
     n_train = summ.get("n_train", 0)
-    use_ds = st.checkbox(f"The text of {ds.name}'s training split ({n_train:,} sentences; labels ignored)",
+    use_ds = st.checkbox(f"The text of {md_escape(ds.name)}'s training split ({n_train:,} sentences; labels ignored)",
                          value=bool(n_train), disabled=not n_train, key="pt_use_ds")
     files = st.file_uploader("Raw text files (.txt, UTF-8, one sentence or paragraph a line)", type=["txt"],
                              accept_multiple_files=True, key="pt_files")
@@ -286,7 +289,8 @@ with st.expander("Transfer matrix: which languages carry over to which"):
     st.caption(TRANSFER_HELP)
     check = adapt.transfer_check(store, ds)
     if check.languages:
-        st.caption(f"{ds.name}: training languages " + ", ".join(f"{k} {v:,}" for k, v in check.languages.items())
+        st.caption(f"{md_escape(ds.name)}: training languages "
+                   + ", ".join(f"{md_escape(k)} {v:,}" for k, v in check.languages.items())
                    + f"; {check.n_test:,} test sentences.")
     if not check.ok:
         st.caption(check.reason)

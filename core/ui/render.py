@@ -10,9 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from typing import Sequence
 
 from core.data.schemes import entities
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def md_escape(text: object) -> str:
+    """``text`` with every Markdown-significant character backslash-escaped, for user or corpus text (dataset,
+    run and file names, paths) placed in a Streamlit label, caption or message, which render Markdown: a dataset
+    named ``**x**`` or ``[a](javascript:...)`` shows as typed (CommonMark: any ASCII punctuation may be
+    backslash-escaped; ``:`` too, which Streamlit reads as emoji and colour shortcodes)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
 
 # Colours for the usual types (colour-blind-friendly pastel palette); other types get a stable hashed colour.
 TYPE_COLORS = {

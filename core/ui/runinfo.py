@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from core.eval.methods import is_pretrained_folder
 from core.kernel.constants import PRETRAIN_ENTRYPOINT, PRETRAIN_MARKER, TRANSFER_ENTRYPOINT
 from core.ui.presets import format_seconds
 from core.runs.store import FAILED, FINISHED, STOPPED, Run
@@ -15,8 +16,6 @@ from core.runs.store import FAILED, FINISHED, STOPPED, Run
 
 #: What a run does (its entry point): fine-tune, continued masked-LM pre-training, or the transfer matrix.
 TRAIN_KIND, PRETRAIN_KIND, TRANSFER_KIND = "train", "pretrain", "transfer"
-#: The file a pre-training run saves in its model folder (see core.train.pretrain).
-PRETRAIN_META = PRETRAIN_MARKER
 
 
 def run_kind(run: Run) -> str:
@@ -143,9 +142,9 @@ def pretrained_folders(runs: Sequence[Run]) -> list[PretrainedFolder]:
     for r in runs:
         if r.status != FINISHED or not r.model_dir:
             continue
-        meta_path = Path(r.model_dir) / PRETRAIN_META
-        if not meta_path.is_file():
+        if not is_pretrained_folder(r.model_dir):
             continue
+        meta_path = Path(r.model_dir) / PRETRAIN_MARKER
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

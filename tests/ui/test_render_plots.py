@@ -63,3 +63,11 @@ def test_method_comparison_figure_groups_bars_with_error_bars_where_there_is_a_s
     assert list(shared.error_y.array) == [0.1414, 0.0] and shared.error_y.visible
     assert list(adapters.y) == [None, 0.6] and adapters.error_y.visible is False
     assert method_comparison_figure({"shared fine-tune": {"en": 0.5}}).data[0].error_y.visible is False
+
+
+def test_md_escape_shows_user_text_as_typed():
+    from core.ui.render import md_escape
+
+    assert md_escape("**bold** [a](javascript:x) my_data:es") == (
+        r"\*\*bold\*\* \[a\]\(javascript\:x\) my\_data\:es")
+    assert md_escape("plain text 123") == "plain text 123"
