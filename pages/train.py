@@ -265,11 +265,13 @@ with st.expander("Pre-train first: continue masked-LM training on raw text"):
     pt_choice = p1.selectbox("Model to continue", models + [OTHER], key="pt_model",
                              index=models.index(DEFAULT_MODEL) if DEFAULT_MODEL in models else 0)
     pt_model = model_field(pt_choice, OTHER, models, key="pt_model_other", column=p1)
-    pt_steps = int(p2.number_input("max_steps", min_value=1, value=adapt.PRETRAIN_STEPS, step=50, key="pt_steps",
+    # labels differ from the fine-tune settings' (max_steps, learning_rate): one label, one field on the page
+    pt_steps = int(p2.number_input("Pre-training max_steps", min_value=1, value=adapt.PRETRAIN_STEPS, step=50,
+                                   key="pt_steps",
                                    help="Optimizer steps of masked-LM training (the first 20% train a new "
                                         "masked-LM head alone when the model has none)."))
-    pt_lr = float(p3.number_input("learning_rate", min_value=1e-7, max_value=1.0, value=adapt.PRETRAIN_LEARNING_RATE,
-                                  format="%g", step=1e-5, key="pt_lr",
+    pt_lr = float(p3.number_input("Pre-training learning_rate", min_value=1e-7, max_value=1.0,
+                                  value=adapt.PRETRAIN_LEARNING_RATE, format="%g", step=1e-5, key="pt_lr",
                                   help="Peak learning rate (bench/adaptation.py used 5e-5 for the masked LM)."))
     pt_name = st.text_input("Run name (optional)", key="pt_name")
     if st.button("Pre-train", key="pt_launch", disabled=not pt_model or not (use_ds or files)):
