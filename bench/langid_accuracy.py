@@ -9,12 +9,14 @@ multilingual corpora per file). Sentences without letters are excluded (neither 
    assignment (one core). Plain langdetect (seeded, per sentence, what the studio used before) on the same
    sentences.
 2. *per file*: each corpus sample alone under its real file name (hints on).
-3. *two languages, one name*: 150 Spanish + 150 Dutch sentences shuffled into ``train_es.conll``.
+3. *two languages, one name*: 150 Spanish + 150 Dutch sentences shuffled into ``train_es.conll``; and, as such a
+   file usually is, in order: 150 consecutive Spanish sentences then 150 consecutive Dutch ones (neighbours help).
 4. *no profile*: languages no backend knows (Fon, Ghomálá', Mossi, Bambara, Nigerian Pidgin): under a neutral
    name (must be ``und``, never another language) and under their own folder name (must be that language); and
    ``--lang`` applied to a file (every sentence must get it).
 
-Usage: python bench/langid_accuracy.py [--data ../shared/data] [--per-corpus 60] [--seed 0]
+Usage: python bench/langid_accuracy.py [--data ../shared/data] [--per-corpus 60] [--seed 0] [--no-referee]
+(``--no-referee``: the rule without its close-language referee, Lingua, for a before / after comparison.)
 The last line printed is one JSON object.
 """
 
@@ -53,15 +55,29 @@ NO_PROFILE = [("masakhaner_v2/fon/dev.txt", "fon"), ("masakhaner_v2/bbj/dev.txt"
 UND = "und"
 
 
-def sample(data: Path, rel: str, n: int, rng: random.Random):
+def sentences_with_letters(data: Path, rel: str):
+    """The corpus's sentences that hold a letter, in file order (read without language detection)."""
     from core.data.corpus import ReadOptions
     from core.data.langid import sentence_text
     from core.data.langid.script import script_counts
     from core.data.loader import load_corpus
 
     c = load_corpus(str(data / rel), ReadOptions(detect_lang=False))
-    sents = [s for s in c.sentences if s.tokens and script_counts(sentence_text(s))]
+    return [s for s in c.sentences if s.tokens and script_counts(sentence_text(s))]
+
+
+def sample(data: Path, rel: str, n: int, rng: random.Random):
+    """``n`` sentences with letters drawn at random (all when the corpus has fewer)."""
+    sents = sentences_with_letters(data, rel)
     return rng.sample(sents, min(n, len(sents)))
+
+
+def consecutive(data: Path, rel: str, n: int, rng: random.Random):
+    """``n`` consecutive sentences with letters from a random place in the corpus, with its gold language."""
+    sents = sentences_with_letters(data, rel)
+    start = rng.randrange(max(1, len(sents) - n))
+    gold = dict(CORPORA)[rel]
+    return [(s, gold) for s in sents[start:start + n]]
 
 
 def write_conll(path: Path, sents) -> None:
@@ -130,6 +146,7 @@ def main() -> int:
     ap.add_argument("--data", default=str(default))
     ap.add_argument("--per-corpus", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-referee", action="store_true", help="the rule without the close-language referee")
     args = ap.parse_args()
     data = Path(args.data)
     if not data.exists():
@@ -139,8 +156,10 @@ def main() -> int:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     except (AttributeError, OSError) as exc:
         print(f"could not pin to one core ({exc})", file=sys.stderr)
-    from core.data.langid import default_identifier, sentence_text
+    from core.data.langid import decide, default_identifier, sentence_text
 
+    if args.no_referee:  # the process-wide identifier that load_corpus uses, without its referee
+        decide._default = decide.LanguageIdentifier(referee=None)
     default_identifier()  # load models before timing
     rng = random.Random(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="langid_bench_"))
@@ -182,6 +201,11 @@ def main() -> int:
     write_conll(tmp / "two" / "train_es.conll", [t[0] for t in two])
     c2, _ = read_back(tmp / "two" / "train_es.conll")
     two_res = score([t[1] for t in two], [s.lang for s in c2.sentences], [len(t[0].tokens) for t in two])
+    in_order = consecutive(data, "conll2002_es_nl/esp.testb", 150, rng) + consecutive(data, "conll2002_es_nl/ned.testb",
+                                                                                       150, rng)
+    write_conll(tmp / "two_in_order" / "train_es.conll", [s for s, _ in in_order])
+    c5, _ = read_back(tmp / "two_in_order" / "train_es.conll")
+    order_res = score([g for _, g in in_order], [s.lang for s in c5.sentences], [len(s.tokens) for s, _ in in_order])
     # languages without a profile: neutral name -> und, never another language; own folder name -> that language
     noprof = [r for r in rows if r[1] not in known]
     write_conll(tmp / "noprof" / "data.conll", [r[0] for r in noprof])
@@ -208,13 +232,15 @@ def main() -> int:
         print(f"  {g:4} {v['right']:.3f} {v['wrong']:.3f} {v['und']:.3f} | {p['right']:.3f} {p['wrong']:.3f}")
     print("per file (own name):", json.dumps({k: [v["right"], v["wrong"], v["und"]] for k, v in per_file.items()}))
     print("two languages in train_es.conll:", json.dumps(two_res["languages"]))
+    print("two languages in train_es.conll, in order:", json.dumps(order_res["languages"]))
     print("no profile, neutral name:", json.dumps(np_res["neutral_name"]), "other:", json.dumps(np_res["other_languages_given"]))
     print(f"--lang swa applied to {user_ok:.4f} of the sentences")
     print(f"speed: studio {n / secs:.0f} sentences/s (read + assign), langdetect {n / ld_secs:.0f} sentences/s")
-    print(json.dumps({"sentences": n, "corpora": len({r[2] for r in mix_rows}), "languages": len(known),
+    print(json.dumps({"referee": None if args.no_referee else decide.REFEREE, "sentences": n, "corpora": len({r[2] for r in mix_rows}), "languages": len(known),
                       "studio": studio["buckets"], "langdetect": plain["buckets"],
                       "studio_by_language": studio["languages"], "langdetect_by_language": plain["languages"],
-                      "per_file": per_file, "two_languages_named_es": two_res["languages"], "no_profile": np_res,
+                      "per_file": per_file, "two_languages_named_es": two_res["languages"],
+                      "two_languages_named_es_in_order": order_res["languages"], "no_profile": np_res,
                       "user_lang_applied": round(user_ok, 4), "studio_sentences_per_s": round(n / secs),
                       "langdetect_sentences_per_s": round(n / ld_secs)}))
     return 0

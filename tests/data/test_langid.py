@@ -354,6 +354,7 @@ TEXT = "jeg ser for meg en scene med mange folk som sitter og spiser sammen i kv
 ])
 def test_one_sure_backend_decides_when_the_other_hesitates_outside_close_languages(monkeypatch, ft, cld2, want):
     ident = _fixed_answers(monkeypatch, {"fasttext": ft, "cld2": cld2})
+    ident.referee = None  # this rule alone; the close-language referee has its own test below
     assert ident.decide(TEXT).lang == want
 
 
@@ -416,3 +417,79 @@ def test_the_corpus_prior_pass_is_off_where_long_sentences_stay_undecided(monkey
     texts[:0], decisions[:0], sents[:0] = many, [decisions[0]] * len(many), [_sent(t) for t in many]
     final = run()  # 1 long und in 35 long Latin sentences (< 10%): the pass decides the short line
     assert final[-1] == ("es", "prior") and asked == [long_und, "Hoy llueve ."]
+
+
+class _FakeReferee:
+    """Lingua's place with a fixed answer; records the contenders it was asked about."""
+
+    def __init__(self, answer, latin=frozenset({"nb", "nn", "da", "sv", "hr", "bs", "fr", "en"})):
+        self.answer, self.latin, self.asked = answer, latin, []
+
+    def languages_in_script(self, script):
+        return self.latin
+
+    def scores_among(self, text, among):
+        self.asked.append(frozenset(among))
+        return self.answer
+
+
+@pytest.mark.parametrize("ft, cld2, answer, want, asked", [
+    # a split inside a close group: the referee's language, when sure and named by a backend (two of three)
+    ([("da", 0.59), ("nb", 0.30)], [("nb", 0.98)], [("nb", 0.8), ("da", 0.2)], "nb", {"da", "nb"}),
+    ([("nb", 0.31), ("da", 0.26)], [("nb", 0.6)], [("nb", 0.9), ("da", 0.1)], "nb", {"da", "nb"}),
+    # not sure enough, or a language neither backend proposed: und
+    ([("da", 0.59), ("nb", 0.30)], [("nb", 0.98)], [("nb", 0.6), ("da", 0.4)], UND, {"da", "nb"}),
+    ([("da", 0.59), ("sv", 0.30)], [("nb", 0.98)], [("sv", 0.9), ("nb", 0.1)], UND, {"da", "nb", "sv"}),
+    # the referee has no Latin-script model for a contender (Lingua's Serbian is Cyrillic): not asked
+    ([("sr", 0.43), ("hr", 0.22)], [("hr", 0.99)], [("hr", 0.99)], UND, None),
+    # outside close groups (French vs English), or one backend silent: not asked
+    ([("fr", 0.85), ("en", 0.08)], [("en", 0.98)], [("fr", 0.99)], UND, None),
+    ([("da", 0.45), ("nb", 0.40)], [], [("da", 0.99)], UND, None),
+])
+def test_a_referee_settles_splits_between_close_languages(monkeypatch, ft, cld2, answer, want, asked):
+    ident = _fixed_answers(monkeypatch, {"fasttext": ft, "cld2": cld2})
+    ident.referee = _FakeReferee(answer)
+    assert ident.decide(TEXT).lang == want
+    assert ident.referee.asked == ([frozenset(asked)] if asked else [])
+
+
+def test_bokmal_that_fasttext_reads_as_danish_is_bokmal_with_the_referee():
+    # issue 9: fastText lid.176 gave this Bokmål sentence da 0.95, CLD2 nb 0.98: a close split, und; Lingua
+    # (nb 0.8 among da and nb) settles it
+    from core.data.langid.decide import LanguageIdentifier
+
+    text = "Jeg tror ikke at hun kommer hjem før i morgen kveld ."
+    assert LanguageIdentifier(referee=None).decide(text).lang == UND
+    d = LanguageIdentifier().decide(text)
+    assert (d.lang, d.source) == ("nb", "detected") and d.confidence >= 0.7
+
+
+def test_lingua_knows_serbian_in_cyrillic_only():
+    from core.data.langid.backends import get_backend
+
+    lingua = get_backend("lingua")
+    assert "sr" in lingua.languages_in_script("CYRILLIC") and "sr" not in lingua.languages_in_script("LATIN")
+    assert {"hr", "bs", "nb", "da"} <= lingua.languages_in_script("LATIN")
+    got = lingua.scores_among("Само ће време показати да ли је био у праву .", frozenset({"sr", "hr", "bs"}))
+    assert got[0][0] == "sr" and abs(sum(p for _, p in got) - 1.0) < 1e-6
+
+
+def test_a_results_table_inside_an_article_takes_the_articles_language():
+    # issue 9: a cycling results table (names, teams, times) between Spanish paragraphs stayed und line by line
+    # (no evidence of its own, and its lines are more than NEIGHBOUR_SPAN from the prose); as a run it is Spanish
+    table = [f"{n} ( ITA - Polti ) a 1:{k:02d} .{k} ." for k, n in enumerate(
+        ["Ivan Gotti", "Marco Zanotti", "Luca Cei", "Fabrizio Guidi", "Guido Trenti", "Mauro Gerosa",
+         "Enrico Degano", "Dario Frigo"], 1)]
+    sents = [_sent(t) for t in ES[:3] + table + ES[1:4]]
+    assign_languages(sents)
+    assert [(s.lang, s.lang_source) for s in sents[3:-3]] == [("es", "document")] * len(table)
+    # the same run between Spanish and Dutch prose, or holding a line the backends read and could not place,
+    # is not filled beyond the nearest lines
+    mixed = [_sent(t) for t in ES[:3] + table + NL[:3]]
+    assign_languages(mixed)
+    assert {s.lang for s in mixed[3:-3]} <= {UND, "es", "nl"}
+    assert sum(s.lang_source == "document" for s in mixed[3:-3]) == 0
+    unknown = "Nǔ è wú wɛ è gbɛ̌ nǔ mɔ̌wun ɔ́ gbetakɛn ɔ́ gbà jɛ̌ mɛ̀ ǎ ɖò xwé ɔ́ mɛ"
+    held = [_sent(t) for t in ES[:3] + table[:4] + [unknown] + table[4:] + ES[1:4]]
+    assign_languages(held)
+    assert held[7].lang == UND and held[5].lang_source != "document"
