@@ -10,7 +10,7 @@ Backends (all ship their models inside their PyPI package; no download at run ti
   card names it) and as the comparison in ``bench/langid_accuracy.py``, not in the default ensemble.
 * ``lingua``: Lingua 2.x (``lingua-language-detector``; 75 languages, character 1- to 5-gram models compiled
   from Rust). The *referee* between close languages (``LanguageIdentifier._referee``), not a voter on every
-  sentence: about 2.5 ms a sentence even restricted to three languages, and some of its models know one script
+  sentence: its first call loads the models of its languages (0.4-0.8 s), and some of its models know one script
   only (its Serbian is Cyrillic), which :meth:`LinguaBackend.languages_in_script` says.
 
 Codes come back normalised (:func:`core.data.langid.codes.normalize_code`).
@@ -128,7 +128,7 @@ class LangdetectBackend(Backend):
 
 class LinguaBackend(Backend):
     """Lingua 2.x, used restricted to a few languages (:meth:`scores_among`); its models load per language on
-    first use (about 0.4 s for three)."""
+    first use (0.4-0.8 s for three, measured here)."""
 
     name = "lingua"
     cost = 100.0
@@ -158,7 +158,8 @@ class LinguaBackend(Backend):
         return frozenset(c for c in self.languages - self._in_lists if script in script_of_language(c))
 
     def scores_among(self, text: str, among: frozenset[str]) -> list[tuple[str, float]]:
-        """Lingua's confidence values over ``among`` (its languages only; they sum to 1), best first.
+        """Lingua's confidence values over ``among`` (its languages only; they sum to 1, or are all 0 when
+        the text holds no evidence), best first.
 
         Raises:
             StudioError: E204 when ``among`` holds fewer than two languages Lingua knows.

@@ -392,7 +392,7 @@ class LanguageIdentifier:
         """
         if self.referee is None or not tops or any(t is None for t in tops):
             return UND, 0.0
-        named = {t[0] for t in tops if t}
+        named = {t[0] for t in tops}
         group = next((g for g in CLOSE_GROUPS if named <= g), None)
         if group is None:
             return UND, 0.0
@@ -698,14 +698,17 @@ def _neighbour_languages(todo: Sequence[Sentence], final: list[tuple[str, str]],
             j += step
         return got
 
+    def agreed(left: list[str], right: list[str]) -> str | None:
+        langs = set(left) | set(right)
+        return langs.pop() if len(left) == 2 and len(right) == 2 and len(langs) == 1 else None
+
     for i in range(n):
         if final[i][0] != UND or todo[i].doc_id is not None:
             continue
         src = todo[i].source
-        sides = [nearest(i - 1, -1, src), nearest(i + 1, 1, src)]
-        langs = set(sides[0]) | set(sides[1])
-        if len(sides[0]) == 2 and len(sides[1]) == 2 and len(langs) == 1:
-            out[i] = langs.pop()
+        lang = agreed(nearest(i - 1, -1, src), nearest(i + 1, 1, src))
+        if lang:
+            out[i] = lang
     if placeless is None:
         return out
     i = 0
@@ -717,13 +720,9 @@ def _neighbour_languages(todo: Sequence[Sentence], final: list[tuple[str, str]],
         while j < n and final[j][0] == UND and todo[j].doc_id is None and todo[j].source == src:
             j += 1
         run = range(i, j)
-        if not any(k in placeless for k in run):
-            sides = [nearest(i - 1, -1, src), nearest(j, 1, src)]
-            langs = set(sides[0]) | set(sides[1])
-            if len(sides[0]) == 2 and len(sides[1]) == 2 and len(langs) == 1:
-                lang = langs.pop()
-                for k in run:
-                    out[k] = lang
+        lang = None if any(k in placeless for k in run) else agreed(nearest(i - 1, -1, src), nearest(j, 1, src))
+        if lang:
+            out.update((k, lang) for k in run)
         i = j
     return out
 
