@@ -780,12 +780,17 @@ class RunStore:
         SCHEDULED (for instance marked FAILED by :func:`core.runs.jobs.check_alive` after a stale heartbeat), so
         that a worker nobody tracks any more ends instead of training on.
         """
-        rows = self._read("SELECT status, stop_requested, pid, error FROM runs WHERE run_id = ?", (run_id,))
-        if not rows:
-            return True
-        row = rows[0]
-        if row["status"] == FAILED and row["pid"] == os.getpid() and self.reclaim(run_id, os.getpid()):
-            return bool(row["stop_requested"])  # this worker was declared lost while paused: it goes on
+        for _ in range(2):
+            rows = self._read("SELECT status, stop_requested, pid, error FROM runs WHERE run_id = ?", (run_id,))
+            if not rows:
+                return True
+            row = rows[0]
+            if row["status"] != FAILED or row["pid"] != os.getpid():
+                break
+            if self.reclaim(run_id, os.getpid()):
+                return bool(row["stop_requested"])  # this worker was declared lost while paused: it goes on
+            # the reclaim found nothing to take back: this worker's heartbeat thread may have taken the run
+            # back between the read and now (a stale FAILED read must not stop a run that is RUNNING again)
         return bool(row["stop_requested"]) or row["status"] not in ACTIVE_STATUSES
 
     def reclaim(self, run_id: str, pid: int) -> bool:

@@ -493,3 +493,97 @@ def test_a_results_table_inside_an_article_takes_the_articles_language():
     held = [_sent(t) for t in ES[:3] + table[:4] + [unknown] + table[4:] + ES[1:4]]
     assign_languages(held)
     assert held[7].lang == UND and held[5].lang_source != "document"
+
+
+TABLE = [f"{n} ( ITA - Polti ) a 1:{k:02d} .{k} ." for k, n in enumerate(
+    ["Ivan Gotti", "Marco Zanotti", "Luca Cei", "Fabrizio Guidi", "Guido Trenti", "Mauro Gerosa"], 1)]
+
+
+@pytest.mark.parametrize("lines", [
+    # review of issue 9: short English lines between Spanish prose became Spanish as a "run"
+    ["Game over ."] * 10 + ["See you soon ."] * 10,
+    # ... and short lines of a language no backend has (Fon) became the prose's language
+    ["Mɛ e ɖo xwé", "Axɔsu ɔ yi tò", "Nǔ è wú wɛ", "Ǎ ɖò xwé ɔ́ mɛ", "Mɛ lɛ bi wá", "Ɖò azǎn ɔ gbè",
+     "É yi ahi mɛ", "Nǔ ɖé ɖò", "Gbɛ̌ nǔ mɔ̌", "Xwé ɔ́ mɛ", "Axɔsu lɛ wá", "Tò ɔ mɛ bɔ", "Nǔ mɔ̌wun ɔ́"],
+])
+def test_short_lines_with_words_of_their_own_are_not_swept_into_the_proses_language(lines):
+    sents = [_sent(t) for t in ES[:3] + lines + ES[1:4]]
+    assign_languages(sents)
+    inner = sents[3:-3]
+    assert not [s.tokens for s in inner if s.lang_source == "document"]
+    if lines[0] == "Game over .":  # nor does the corpus prior place them (English is not Spanish-like)
+        assert {s.lang for s in inner} == {UND}
+    assert [s.lang for s in sents[:3] + sents[-3:]] == ["es"] * 6
+
+
+def test_a_table_in_a_run_with_a_short_line_of_words_stays_und_but_a_table_alone_is_filled():
+    # the run is filled only when no line of it could tell another language
+    held = [_sent(t) for t in ES[:3] + TABLE[:3] + ["See you soon ."] + TABLE[3:] + ES[1:4]]
+    assign_languages(held)
+    assert [s.lang_source for s in held[3:-3]].count("document") == 0
+    assert held[6].lang == UND
+    alone = [_sent(t) for t in ES[:3] + TABLE + ES[1:4]]
+    assign_languages(alone)
+    assert [(s.lang, s.lang_source) for s in alone[3:-3]] == [("es", "document")] * len(TABLE)
+
+
+def test_sentences_with_a_stated_language_count_as_neighbours(tmp_path):
+    # review of issue 9: neighbours were looked for among the undecided-by-field sentences only, so prose whose
+    # language the file states neither counted nor bounded a run
+    rows = [{"tokens": t.split(), "ner_tags": ["O"] * len(t.split()), "lang": "es"} for t in ES[:3]]
+    rows += [{"tokens": t.split(), "ner_tags": ["O"] * len(t.split())} for t in TABLE]
+    rows += [{"tokens": t.split(), "ner_tags": ["O"] * len(t.split()), "lang": "es"} for t in ES[1:4]]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    sents = load_corpus(str(path)).sentences
+    assert [(s.lang, s.lang_source) for s in sents[3:-3]] == [("es", "document")] * len(TABLE)
+    assert [s.lang_source for s in sents[:3]] == ["field"] * 3
+
+
+def test_neighbours_stop_at_a_document():
+    # a sentence of a document is not a neighbour of lines outside documents
+    sents = [_sent(t, doc_id="d1") for t in ES[:3]] + [_sent(t) for t in TABLE] + [_sent(t) for t in ES[1:4]]
+    assign_languages(sents)
+    assert {s.lang for s in sents[3:-3]} == {UND}
+
+
+def test_a_missing_referee_package_leaves_the_identifier_working(monkeypatch, caplog):
+    # review of issue 9: without lingua installed, LanguageIdentifier() raised E204 and every detection failed
+    from core.data.langid import decide as D
+    from core.kernel.errors import StudioError
+
+    real = D.get_backend
+
+    def no_lingua(name):
+        if name == "lingua":
+            raise StudioError("E204", "language-id backend 'lingua' is not installed (No module named 'lingua')")
+        return real(name)
+
+    monkeypatch.setattr(D, "get_backend", no_lingua)
+    monkeypatch.setattr(D, "_MISSING_REFEREE", set())
+    with caplog.at_level("WARNING", logger="core.data.langid.decide"):
+        a, b = D.LanguageIdentifier(), D.LanguageIdentifier()
+    assert a.referee is None and b.referee is None
+    assert a.decide(ES[0]).lang == "es"
+    assert sum("lingua" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_lingua_can_vote():
+    # review of issue 9: lingua was a backend without thresholds (KeyError as a voter)
+    from core.data.langid.decide import LanguageIdentifier
+
+    assert LanguageIdentifier(("fasttext", "lingua"), referee=None).decide(ES[0]).lang == "es"
+
+
+@pytest.mark.parametrize("text, letters", [
+    # codes of news agencies and tables are no words of a language (their letters used to count)
+    ("ES/rb2305001858 Padua ( Italia ) , 23 may .", 3),
+    ("Santiago Blanco a 4:10 EFE fr/jap/lmpg/ , 23 may", 4),
+    # words keep their apostrophes, hyphens and combining marks
+    ("aujourd'hui c'est peut-être l'été ,", 26),
+    ("Ọmọ náà ti lọ sí ilé", 12),
+])
+def test_evidence_letters_count_words_not_codes(text, letters):
+    from core.data.langid.decide import evidence_letters
+
+    assert evidence_letters(text) == letters

@@ -129,6 +129,27 @@ def test_stop_requested_true_for_gone_or_ended_runs(store):
     assert store.stop_requested(run.run_id)
 
 
+def test_a_run_taken_back_by_the_heartbeat_thread_meanwhile_is_not_stopped(store, monkeypatch):
+    # regression (one CI run in two): the training loop read FAILED, then this worker's heartbeat thread took the
+    # run back before the loop's own reclaim, which then found nothing to do; the stale FAILED read stopped a
+    # RUNNING run (it ended STOPPED instead of FINISHED)
+    run = store.create_run({})
+    store.update_run(run.run_id, status=RUNNING, pid=os.getpid())
+    store.set_status(run.run_id, FAILED, "[E307] run was RUNNING but sent no heartbeat for 2 s")
+    real = store.reclaim
+
+    def heartbeat_won(run_id, pid):
+        assert real(run_id, pid)  # the other thread's reclaim
+        monkeypatch.setattr(store, "reclaim", real)
+        return False
+
+    monkeypatch.setattr(store, "reclaim", heartbeat_won)
+    assert not store.stop_requested(run.run_id)
+    assert store.get_run(run.run_id).status == RUNNING
+    store.set_status(run.run_id, FAILED, "[E302] training failed")  # a real failure still stops it
+    assert store.stop_requested(run.run_id)
+
+
 def test_metrics_since_reads_only_new_rows(store):
     run = store.create_run({})
     store.log_metrics(run.run_id, 1, {"loss": 2.0, "learning_rate": 1e-4}, time=100.0)

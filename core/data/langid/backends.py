@@ -170,9 +170,11 @@ class LinguaBackend(Backend):
                               fix="Call it only with languages of LinguaBackend.languages.")
         det = self._detectors.get(langs)
         if det is None:
-            with _lock:
-                det = self._detectors[langs] = self._lingua.LanguageDetectorBuilder.from_languages(
-                    *[self._by_code[c] for c in sorted(langs)]).build()
+            with _lock:  # another thread may have built it meanwhile
+                det = self._detectors.get(langs)
+                if det is None:
+                    det = self._detectors[langs] = self._lingua.LanguageDetectorBuilder.from_languages(
+                        *[self._by_code[c] for c in sorted(langs)]).build()
         return [(normalize_code(cv.language.iso_code_639_1.name.lower()), float(cv.value))
                 for cv in det.compute_language_confidence_values(text)]
 

@@ -29,16 +29,18 @@ For one sentence, first that applies wins (``Sentence.lang_source`` says which):
 4. Sentences left undecided (and sentences without letters) take, in this order, when its script allows it:
    **document**: the language of their document (``-DOCSTART-``, ``# newdoc``, a document id: the language of
    at least 60% of its decided sentences, at least 2), or, in files without documents, the language of a run
-   of decided neighbours that agree (the two nearest decided sentences on each side, within
-   :data:`NEIGHBOUR_SPAN`; also a whole run of lines without evidence of their own, a results table, between
-   two such agreeing pairs: :func:`_neighbour_languages`); **filename/prefix**: the file's hint (file name, folder, ``xx:`` prefixes) when the
+   of decided neighbours that agree (the two nearest decided or stated sentences on each side, within
+   :data:`NEIGHBOUR_SPAN`: :func:`_neighbour_languages`); **filename/prefix**: the file's hint (file name, folder, ``xx:`` prefixes) when the
    decided sentences of the file confirm it (at least :data:`HINT_CONFIRM` of them) or no backend knows the
    hinted language; **detected** again, restricted to the corpus's languages (found in at least
    :data:`PRIOR_MIN_SHARE` of the decided sentences, or hinted/given) with relaxed thresholds; then the
    **corpus prior** (:func:`_prior_pass`): fastText's distribution restricted to the corpus's main languages of
    the sentence's script, renormalised, decides at :data:`PRIOR_POSTERIOR` (a few letters tell Spanish from
    Dutch, not from 175 other languages), unless the script's long sentences are often undecided (a language no
-   backend knows is likely present); else ``und`` with a W110 warning naming the sentences.
+   backend knows is likely present); then **document** again for a whole run of lines without evidence of
+   their own (a results table, datelines) between two such agreeing pairs, when no line of the run holds words
+   that could tell another language (:func:`_run_languages`); else ``und`` with a W110 warning naming the
+   sentences.
 
 Hints never override confident text evidence. They break ties: in a file whose detected sentences confirm its
 hint (or for ``xx:`` prefixes), a detection below :data:`STRONG` gives way to the hint. A hint naming a
@@ -49,16 +51,22 @@ evidence against the hint).
 
 from __future__ import annotations
 
+import logging
+import string
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from core.data.corpus import Sentence
 from core.data.langid.backends import get_backend, known_languages
 from core.data.langid.codes import UND, language_from_path, normalize_code
 from core.data.langid.script import (letters, script_candidates, script_counts, script_of_language,
                                      sentence_script)
-from core.kernel.errors import Report
+from core.kernel.errors import Report, StudioError
+
+log = logging.getLogger(__name__)
+_MISSING_REFEREE: set[str] = set()
 
 DEFAULT_BACKENDS = ("fasttext", "cld2")
 # The referee between close languages (LanguageIdentifier._referee): its best language among the contenders
@@ -76,6 +84,8 @@ THRESHOLDS = {
     "fasttext": {"support": 0.5, "clueless": 0.25, "veto": 0.9},
     "cld2": {"support": 0.7, "clueless": 0.5, "veto": 0.95},
     "langdetect": {"support": 0.9, "clueless": 0.6, "veto": 0.999},
+    # Lingua is the referee of the default rule; as a voter (bench --backends) these are not calibrated
+    "lingua": {"support": 0.7, "clueless": 0.4, "veto": 0.95},
 }
 SCORE_CACHE = 200_000  # texts whose backend answers are kept (per backend)
 # Screening by the cheap backend (LanguageIdentifier.decide_many); measured with bench/inspect_speed.py.
@@ -146,11 +156,26 @@ def evidence_letters(norm: str) -> int:
     """Letters that carry language evidence: those of words not starting with a capital (after
     :func:`normalise_case`). Names are most of the capitalised words of NER data, and detectors read a line of
     names and numbers (``Bart Eeckhout``, ``Madrid , 23 may ( EFE ) .``) as whatever language the names sound
-    like. In scripts without case every letter counts; the Han weighting of :func:`letters` is not applied
-    (case-less scripts are mostly decided by script, or counted here per character)."""
+    like. Nor do codes count: a token that, without its leading and trailing punctuation, holds anything but
+    letters, combining marks and word-internal apostrophes or hyphens (``fr/jap/lmpg/``, ``ES/rb2305001858``,
+    ``6h``) is an identifier of a news agency or a table, not a word of a language. In scripts without case every
+    letter counts; the Han weighting of :func:`letters` is not applied (case-less scripts are mostly decided by
+    script, or counted here per character)."""
     if norm.islower() or not any(map(str.isupper, norm)):
         return sum(map(str.isalpha, norm))
-    return sum(sum(map(str.isalpha, w)) for w in norm.split() if not w[:1].isupper())
+    return sum(sum(map(str.isalpha, w)) for w in map(_word, norm.split()) if w and not w[:1].isupper())
+
+
+_WORD_JOINERS = frozenset("'’‐-·\u200c\u200d")
+
+
+def _word(token: str) -> str:
+    """``token`` without surrounding punctuation when what is left is a word (letters, combining marks and
+    :data:`_WORD_JOINERS` inside), else ``""``."""
+    w = token.strip(string.punctuation + "«»“”‘’„¿¡…")
+    if not w or not all(c.isalpha() or c in _WORD_JOINERS or unicodedata.category(c).startswith("M") for c in w):
+        return ""
+    return w
 
 
 def sentence_text(s: Sentence) -> str:
@@ -172,13 +197,23 @@ class LanguageIdentifier:
         referee: the backend that settles a split between close languages (:meth:`_referee`), or None.
 
     Raises:
-        StudioError: E204 when a backend's package is missing.
+        StudioError: E204 when a backend's package is missing. A missing referee is not an error: the
+            identifier works without it (a logged warning says so).
     """
 
     def __init__(self, backends: Sequence[str] = DEFAULT_BACKENDS, referee: str | None = REFEREE) -> None:
         self.names = tuple(backends)
         self.backends = [get_backend(n) for n in self.names]
-        self.referee = get_backend(referee) if referee and len(self.backends) >= 2 else None
+        self.referee = None
+        if referee and len(self.backends) >= 2:
+            try:
+                self.referee = get_backend(referee)
+            except StudioError as exc:
+                # the rule still works without it (splits between close languages stay und): say so once
+                # per process in the log, not on every identifier
+                if referee not in _MISSING_REFEREE:
+                    _MISSING_REFEREE.add(referee)
+                    log.warning("%s; splits between close languages stay und", exc)
         self.known = known_languages(self.names)
         # the cheapest backend screens sentences when a file's sample shows it agrees with the full rule
         self.cheap = min(range(len(self.backends)), key=lambda i: self.backends[i].cost) if self.backends else None
@@ -382,6 +417,13 @@ class LanguageIdentifier:
         ``und``: it would always answer Croatian or Bosnian); its best language is accepted when it reaches
         :data:`REFEREE_SURE` and is one of the backends' proposals: two of three agree. Outside close groups
         the referee is not asked: a language no backend knows (Fon) reads as Yoruba to CLD2 and Lingua alike.
+        fastText's ``sh`` (Serbo-Croatian, the macrolanguage) is a contender Lingua has no model for, so a split
+        that fastText ranks ``sh`` in stays ``und`` too. That is kept on purpose: ``sh`` covers Serbian, which
+        Lingua cannot see in Latin script. Measured on the first 1,500 sentences of hr500k and SETimes.SR (dev):
+        of the sentences the backends read, fastText ranks ``sh`` first or second in an undecided hr/bs split for
+        up to 61 of 230 Croatian ones, and for up to 9 of 532 Latin-script Serbian ones that both backends
+        otherwise place in hr/bs: dropping ``sh`` would trade Croatian coverage for Serbian sentences called
+        Croatian or Bosnian.
 
         Calibrated on bench/langid_accuracy.py's samples for seeds 1 and 2 (the benchmark runs seed 0): of the
         sentences this settled, 0.7 kept the wrong ones to about 1 in 30 (a Latin-script Serbian sentence
@@ -454,6 +496,12 @@ class LanguageIdentifier:
                 if other and other[0] != lang:
                     return Decision(UND, "none", 0.0, script, cands, "backends disagree")
         return Decision(lang, "prior", post, script, cands)
+
+    def ranks(self, text: str, lang: str, k: int) -> bool:
+        """Whether ``lang`` is among fastText's first ``k`` answers over all its languages for ``text`` (False
+        without a fastText backend)."""
+        ft = next((i for i, b in enumerate(self.backends) if b.name == "fasttext"), None)
+        return ft is not None and lang in [c for c, _ in self.scores(ft, normalise_case(text))[:k]]
 
     def strong(self, text: str, lang: str) -> bool:
         """True when every backend proposes ``lang`` with at least :data:`STRONG` (used against a hint naming a
@@ -582,14 +630,13 @@ def assign_languages(sentences: Sequence[Sentence], user_lang: str | None = None
             final[i] = (h, hints_source(s))
 
     doc_lang = _document_languages(todo, final)
-    placeless = {i for i, d in enumerate(decisions) if final[i][0] == UND and d.script is not None
-                 and evidence_letters(normalise_case(texts[i])) >= SILENCE_LETTERS}
-    run_lang = _neighbour_languages(todo, final, placeless)
+    where = {id(s): i for i, s in enumerate(todo)}
+    near_lang = _neighbour_languages(sentences, _whole_file_view(sentences, where, final))
     for i, (lang, _) in enumerate(final):
         if lang != UND:
             continue
         d, s = decisions[i], todo[i]
-        cand = doc_lang.get((s.source, s.doc_id)) if s.doc_id is not None else run_lang.get(i)
+        cand = doc_lang.get((s.source, s.doc_id)) if s.doc_id is not None else near_lang.get(i)
         if cand and (_compatible(cand, d) or d.script is None):
             final[i] = (cand, "document")
             continue
@@ -601,15 +648,52 @@ def assign_languages(sentences: Sequence[Sentence], user_lang: str | None = None
             r = ident.decide(texts[i], allowed=corpus_langs, relaxed=True)
             if r.lang != UND:
                 final[i] = (r.lang, "detected")
-    _prior_pass(ident, sentences, todo, texts, decisions, final, prior)
+    off = _unexplained_scripts(texts, decisions, final)
+    _prior_pass(ident, sentences, todo, texts, decisions, final, prior, off)
+    def fits(i: int, lang: str) -> bool:  # nothing in line i speaks against lang (see _run_languages)
+        if decisions[i].script in off:
+            return False
+        ev = evidence_letters(normalise_case(texts[i])) if decisions[i].script is not None else 0
+        if ev < PRIOR_PASS_MIN_LETTERS:
+            return True
+        return ev < MIN_LETTERS and ident.ranks(texts[i], lang, PRIOR_TOP_RANK)
+
+    for i, lang in _run_languages(sentences, _whole_file_view(sentences, where, final), fits).items():
+        if _compatible(lang, decisions[i]) or decisions[i].script is None:
+            final[i] = (lang, "document")
     for s, (lang, src) in zip(todo, final):
         s.lang, s.lang_source = lang, src
     _warn_und(todo, report)
 
 
+def _whole_file_view(sentences: Sequence[Sentence], where: dict[int, int],
+                     final: list[tuple[str, str]]) -> list[tuple[str, str, int | None]]:
+    """Per sentence of ``sentences`` (file order): ``(lang, source, index in todo or None)``; a sentence whose
+    language was given (``field``/``comment``) keeps it, source ``given``."""
+    out = []
+    for s in sentences:
+        i = where.get(id(s))
+        out.append((s.lang, "given", None) if i is None else (*final[i], i))
+    return out
+
+
+def _unexplained_scripts(texts: Sequence[str], decisions: Sequence[Decision],
+                         final: list[tuple[str, str]]) -> set[str]:
+    """Scripts whose long sentences (:data:`SILENCE_LETTERS` evidence letters or more) were left undecided
+    more than :data:`UNEXPLAINED_MAX` of the time: the corpus then likely holds a language no backend knows
+    (Fon, Mossi), and lines of that script are not given a corpus or neighbour language."""
+    long_total: Counter = Counter()
+    long_und: Counter = Counter()
+    for i, d in enumerate(decisions):
+        if d.script is not None and evidence_letters(normalise_case(texts[i])) >= SILENCE_LETTERS:
+            long_total[d.script] += 1
+            long_und[d.script] += final[i][0] == UND
+    return {sc for sc, n in long_total.items() if long_und[sc] > UNEXPLAINED_MAX * n}
+
+
 def _prior_pass(ident: LanguageIdentifier, sentences: Sequence[Sentence], todo: Sequence[Sentence],
                 texts: Sequence[str], decisions: Sequence[Decision], final: list[tuple[str, str]],
-                prior: Iterable[str]) -> None:
+                prior: Iterable[str], off: set[str] | None = None) -> None:
     """Decide short sentences still ``und`` among the corpus's own languages (:meth:`LanguageIdentifier.
     decide_in_prior`), in place in ``final``.
 
@@ -618,10 +702,9 @@ def _prior_pass(ident: LanguageIdentifier, sentences: Sequence[Sentence], todo: 
     decided on its own (given, script or detected) in at least :data:`PRIOR_PASS_MIN_COUNT` sentences and
     :data:`PRIOR_PASS_MIN_SHARE` of the decided ones, plus the user's ``prior``. Every sentence still ``und`` is
     looked at (long ones too: CLD2 answers nothing on some plain Spanish and Dutch sentences, which vetoes them
-    above). Decided sentences get the source ``prior`` (shown in the "detected" group). The pass is off for a
-    script whose long sentences (:data:`SILENCE_LETTERS` evidence letters or more) the backends left undecided more than
-    :data:`UNEXPLAINED_MAX` of the time: the corpus then likely holds a language no backend knows (Fon, Mossi),
-    whose short lines would otherwise go to a corpus language.
+    above). Decided sentences get the source ``prior`` (shown in the "detected" group). The pass is off for the
+    scripts of ``off`` (default :func:`_unexplained_scripts`): a corpus holding a language no backend knows
+    would otherwise see its short lines go to a corpus language.
     """
     counts: Counter = Counter(s.lang for s in sentences if s.lang not in ("", UND) and s.lang_source in GIVEN_SOURCES)
     counts.update(lang for lang, src in final if lang != UND and src in ("detected", "script"))
@@ -630,21 +713,10 @@ def _prior_pass(ident: LanguageIdentifier, sentences: Sequence[Sentence], todo: 
     langs = {lang for lang, n in counts.items() if n >= need} | {normalize_code(p) for p in prior}
     if not langs:
         return
-    long_total: Counter = Counter()
-    long_und: Counter = Counter()
-    short: list[int] = []
+    if off is None:
+        off = _unexplained_scripts(texts, decisions, final)
     for i, d in enumerate(decisions):
-        if d.script is None:
-            continue
-        is_long = evidence_letters(normalise_case(texts[i])) >= SILENCE_LETTERS
-        if is_long:
-            long_total[d.script] += 1
-            long_und[d.script] += final[i][0] == UND
-        if final[i][0] == UND:
-            short.append(i)
-    off = {sc for sc, n in long_total.items() if long_und[sc] > UNEXPLAINED_MAX * n}
-    for i in short:
-        if decisions[i].script in off:
+        if d.script is None or d.script in off or final[i][0] != UND:
             continue
         r = ident.decide_in_prior(texts[i], langs)
         if r.lang != UND:
@@ -669,61 +741,91 @@ def _document_languages(todo: Sequence[Sentence], final: list[tuple[str, str]]) 
     return out
 
 
-def _neighbour_languages(todo: Sequence[Sentence], final: list[tuple[str, str]],
-                         placeless: set[int] | None = None) -> dict[int, str]:
-    """Undecided sentences (no document id) between runs of agreeing decided neighbours of the same file.
+SOLID_SOURCES = ("detected", "script", "given")  # decided by the sentence's own text, or stated
 
-    Two rules, both needing the two nearest decided (detected or script) sentences on each side to agree:
 
-    * an undecided sentence whose four such neighbours lie within :data:`NEIGHBOUR_SPAN` positions;
-    * a whole run of consecutive undecided sentences, however long (a results table ``Ivan Gotti ( ITA -
-      Polti ) a 1:55``, datelines ``Madrid , 23 may ( EFE ) .``), when the two decided sentences before it and
-      the two after it (within :data:`NEIGHBOUR_SPAN` of its ends) are one language and the run holds none of
-      ``placeless``: the sentences the backends read, with :data:`SILENCE_LETTERS` evidence letters or more,
-      and could not place (likely a language no backend has; such a run is not filled beyond the first
-      rule's reach). ``placeless`` None: the first rule only.
+def _nearest(sentences: Sequence[Sentence], view: Sequence[tuple], start: int, step: int) -> list[str]:
+    """The languages of the (at most) two nearest sentences from ``start`` in direction ``step`` whose language
+    the text decided or the file states (:data:`SOLID_SOURCES`), within :data:`NEIGHBOUR_SPAN` positions, in the
+    file of ``sentences[start - step]`` and outside documents (a sentence with a document id is a boundary)."""
+    got: list[str] = []
+    src = sentences[start - step].source
+    j = start
+    while 0 <= j < len(sentences) and abs(j - start) < NEIGHBOUR_SPAN and len(got) < 2:
+        if sentences[j].source != src or sentences[j].doc_id is not None:
+            break
+        if view[j][0] != UND and view[j][1] in SOLID_SOURCES:
+            got.append(view[j][0])
+        j += step
+    return got
+
+
+def _agreed(left: list[str], right: list[str]) -> str | None:
+    """The one language of two neighbours on each side, or None."""
+    langs = set(left) | set(right)
+    return langs.pop() if len(left) == 2 and len(right) == 2 and len(langs) == 1 else None
+
+
+def _neighbour_languages(sentences: Sequence[Sentence], view: Sequence[tuple]) -> dict[int, str]:
+    """Undecided sentences (no document id) whose two nearest decided neighbours on each side (:func:`_nearest`:
+    within :data:`NEIGHBOUR_SPAN`, same file, no document) are one language: ``{index in todo: language}``.
+
+    Args:
+        sentences: every sentence, in file order.
+        view: :func:`_whole_file_view` of them.
     """
     out: dict[int, str] = {}
-    n = len(todo)
-
-    def decided(j: int) -> bool:
-        return final[j][0] != UND and final[j][1] in ("detected", "script")
-
-    def nearest(start: int, step: int, src: str) -> list[str]:
-        got: list[str] = []
-        j = start
-        while 0 <= j < n and abs(j - start) < NEIGHBOUR_SPAN and len(got) < 2 and todo[j].source == src:
-            if decided(j):
-                got.append(final[j][0])
-            j += step
-        return got
-
-    def agreed(left: list[str], right: list[str]) -> str | None:
-        langs = set(left) | set(right)
-        return langs.pop() if len(left) == 2 and len(right) == 2 and len(langs) == 1 else None
-
-    for i in range(n):
-        if final[i][0] != UND or todo[i].doc_id is not None:
+    for k, s in enumerate(sentences):
+        lang, _, i = view[k]
+        if i is None or lang != UND or s.doc_id is not None:
             continue
-        src = todo[i].source
-        lang = agreed(nearest(i - 1, -1, src), nearest(i + 1, 1, src))
-        if lang:
-            out[i] = lang
-    if placeless is None:
-        return out
-    i = 0
-    while i < n:  # runs of undecided sentences without evidence of their own
-        if final[i][0] != UND or todo[i].doc_id is not None:
-            i += 1
+        near = _agreed(_nearest(sentences, view, k - 1, -1), _nearest(sentences, view, k + 1, 1))
+        if near:
+            out[i] = near
+    return out
+
+
+def _run_languages(sentences: Sequence[Sentence], view: Sequence[tuple],
+                   fits: Callable[[int, str], bool]) -> dict[int, str]:
+    """A run of lines without evidence of their own between prose that agrees: ``{index in todo: language}``.
+
+    A *run* is a maximal block of consecutive sentences of one file, outside documents, none decided by its own
+    text or stated (:data:`SOLID_SOURCES`): a results table ``Ivan Gotti ( ITA - Polti ) a 1:55``, datelines
+    ``Madrid , 23 may ( EFE ) .``. Its lines take language ``L`` when the two solid sentences before it and the
+    two after it (:func:`_nearest`) are ``L`` and nothing in the run speaks against ``L``: every line is
+    already ``L`` (from an earlier step), or ``und`` or placed by the corpus prior alone, and ``fits(i, L)``.
+    In :func:`assign_languages` a line fits when it has fewer than :data:`PRIOR_PASS_MIN_LETTERS` evidence
+    letters (names, numbers and codes only: ``Jeroen Blijlevens ( HOL - Polti )``, whose Dutch-sounding name the
+    prior placed as Dutch), or fewer than :data:`MIN_LETTERS` with ``L`` among fastText's first
+    :data:`PRIOR_TOP_RANK` answers (``a 4:10 ... , 23 may`` in Spanish), and its script is not one of
+    :func:`_unexplained_scripts`. One line that does not fit (``See you soon .`` between Spanish paragraphs, a
+    line the detectors read and could not place, a line of a language no backend has) leaves the whole run as it
+    is: short lines in another language are not swept into the prose's language.
+
+    Args:
+        sentences: every sentence, in file order.
+        view: :func:`_whole_file_view` after the other steps.
+        fits: ``fits(index in todo, L)``.
+    """
+    out: dict[int, str] = {}
+    n, k = len(sentences), 0
+
+    def solid(j: int) -> bool:
+        return view[j][1] in SOLID_SOURCES and view[j][0] != UND
+
+    while k < n:
+        if solid(k) or sentences[k].doc_id is not None:
+            k += 1
             continue
-        src, j = todo[i].source, i
-        while j < n and final[j][0] == UND and todo[j].doc_id is None and todo[j].source == src:
-            j += 1
-        run = range(i, j)
-        lang = None if any(k in placeless for k in run) else agreed(nearest(i - 1, -1, src), nearest(j, 1, src))
-        if lang:
-            out.update((k, lang) for k in run)
-        i = j
+        src, e = sentences[k].source, k
+        while e < n and sentences[e].source == src and sentences[e].doc_id is None and not solid(e):
+            e += 1
+        lang = _agreed(_nearest(sentences, view, k - 1, -1), _nearest(sentences, view, e, 1))
+        members = [view[m] for m in range(k, e)]
+        if lang and all(i is not None and (lg == lang or (src_ in ("none", "prior") and fits(i, lang)))
+                        for lg, src_, i in members):
+            out.update((i, lang) for lg, _, i in members if lg != lang)
+        k = e
     return out
 
 
