@@ -26,10 +26,12 @@ sys.path.insert(0, str(ROOT))
 def reset_caches() -> None:
     """Empty the language identifier's per-text caches (so a repeat is not a cache hit)."""
     from core.data.langid import default_identifier
+    from core.data.langid.decide import evidence_letters
 
     ident = default_identifier()
     for cache in ident._scores:
         cache.clear()
+    evidence_letters.cache_clear()
 
 
 def time_neutral(src: Path, repeat: int) -> dict:

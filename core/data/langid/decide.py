@@ -56,6 +56,7 @@ import string
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
 from core.data.corpus import Sentence
@@ -152,6 +153,7 @@ def normalise_case(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=SCORE_CACHE)  # asked several times per sentence (gates, runs, the prior pass)
 def evidence_letters(norm: str) -> int:
     """Letters that carry language evidence: those of words not starting with a capital (after
     :func:`normalise_case`). Names are most of the capitalised words of NER data, and detectors read a line of
@@ -163,16 +165,22 @@ def evidence_letters(norm: str) -> int:
     script, or counted here per character)."""
     if norm.islower() or not any(map(str.isupper, norm)):
         return sum(map(str.isalpha, norm))
-    return sum(sum(map(str.isalpha, w)) for w in map(_word, norm.split()) if w and not w[:1].isupper())
+    n = 0
+    for token in norm.split():
+        w = token if token.isalpha() else _word(token)  # most tokens are plain words: no per-character work
+        if w and not w[0].isupper():
+            n += len(w) if w is token else sum(map(str.isalpha, w))
+    return n
 
 
 _WORD_JOINERS = frozenset("'’‐-·\u200c\u200d")
+_EDGE_PUNCTUATION = string.punctuation + "«»“”‘’„¿¡…"
 
 
 def _word(token: str) -> str:
     """``token`` without surrounding punctuation when what is left is a word (letters, combining marks and
     :data:`_WORD_JOINERS` inside), else ``""``."""
-    w = token.strip(string.punctuation + "«»“”‘’„¿¡…")
+    w = token.strip(_EDGE_PUNCTUATION)
     if not w or not all(c.isalpha() or c in _WORD_JOINERS or unicodedata.category(c).startswith("M") for c in w):
         return ""
     return w
