@@ -11,6 +11,8 @@ multilingual corpora per file). Sentences without letters are excluded (neither 
 2. *per file*: each corpus sample alone under its real file name (hints on).
 3. *two languages, one name*: 150 Spanish + 150 Dutch sentences shuffled into ``train_es.conll``; and, as such a
    file usually is, in order: 150 consecutive Spanish sentences then 150 consecutive Dutch ones (neighbours help).
+   For the shuffled file also the figures over its sentences with 4+ letters of words
+   (``two_languages_named_es_with_words``): the others (datelines, names) have nothing to tell their language.
 4. *no profile*: languages no backend knows (Fon, Ghomálá', Mossi, Bambara, Nigerian Pidgin): under a neutral
    name (must be ``und``, never another language) and under their own folder name (must be that language); and
    ``--lang`` applied to a file (every sentence must get it).
@@ -201,6 +203,14 @@ def main() -> int:
     write_conll(tmp / "two" / "train_es.conll", [t[0] for t in two])
     c2, _ = read_back(tmp / "two" / "train_es.conll")
     two_res = score([t[1] for t in two], [s.lang for s in c2.sentences], [len(t[0].tokens) for t in two])
+    # the same file, only the sentences with words that could tell (4+ letters outside names, numbers, codes):
+    # a dateline "Madrid , 23 may ( EFE ) ." or "De Morgen" has none, and in a shuffled file no neighbour tells
+    from core.data.langid.decide import PRIOR_PASS_MIN_LETTERS, evidence_letters, normalise_case
+
+    telling = [k for k, t in enumerate(two)
+               if evidence_letters(normalise_case(sentence_text(t[0]))) >= PRIOR_PASS_MIN_LETTERS]
+    two_words = score([two[k][1] for k in telling], [c2.sentences[k].lang for k in telling],
+                      [len(two[k][0].tokens) for k in telling])
     in_order = consecutive(data, "conll2002_es_nl/esp.testb", 150, rng) + consecutive(data, "conll2002_es_nl/ned.testb",
                                                                                        150, rng)
     write_conll(tmp / "two_in_order" / "train_es.conll", [s for s, _ in in_order])
@@ -232,6 +242,7 @@ def main() -> int:
         print(f"  {g:4} {v['right']:.3f} {v['wrong']:.3f} {v['und']:.3f} | {p['right']:.3f} {p['wrong']:.3f}")
     print("per file (own name):", json.dumps({k: [v["right"], v["wrong"], v["und"]] for k, v in per_file.items()}))
     print("two languages in train_es.conll:", json.dumps(two_res["languages"]))
+    print("... only sentences with 4+ letters of words:", json.dumps(two_words["languages"]))
     print("two languages in train_es.conll, in order:", json.dumps(order_res["languages"]))
     print("no profile, neutral name:", json.dumps(np_res["neutral_name"]), "other:", json.dumps(np_res["other_languages_given"]))
     print(f"--lang swa applied to {user_ok:.4f} of the sentences")
@@ -240,6 +251,7 @@ def main() -> int:
                       "studio": studio["buckets"], "langdetect": plain["buckets"],
                       "studio_by_language": studio["languages"], "langdetect_by_language": plain["languages"],
                       "per_file": per_file, "two_languages_named_es": two_res["languages"],
+                      "two_languages_named_es_with_words": two_words["languages"],
                       "two_languages_named_es_in_order": order_res["languages"], "no_profile": np_res,
                       "user_lang_applied": round(user_ok, 4), "studio_sentences_per_s": round(n / secs),
                       "langdetect_sentences_per_s": round(n / ld_secs)}))
