@@ -641,7 +641,27 @@ def test_marked_words_narrow_to_the_varieties_that_use_all_of_them():
     assert S.allowed(NB_HVA, S.SCANDINAVIAN) == {"nb"}
     assert S.allowed(NN_IKKJE, S.SCANDINAVIAN) == {"nn"}
     assert S.allowed("Jeg kommer hjem", S.SCANDINAVIAN) == {"da", "nb"}
-    assert S.allowed("MEN HVAD SÅ ?", S.SCANDINAVIAN) == {"da"}  # any case
+    assert S.allowed(normalise_case("MEN HVAD SÅ ?"), S.SCANDINAVIAN) == {"da"}  # ALL CAPS, lowered first
+    # review of the marks: names do not count (Rijeka the city is no ijekavian word), proper-noun marks do
+    assert S.allowed("Grad je kupio firmu iz grada Rijeka .", S.BCMS) is None
+    assert S.allowed("Srbija je deo pregovora sa Evropskom unijom .", S.BCMS) == {"sr"}
+    assert S.allowed("Hrvatska je u Europskoj uniji .", S.BCMS) == {"hr"}
+    # words of the language itself never rule it out: Norwegian "det kan hende" (it may happen), Nynorsk
+    # "bare", Croatian "svako jutro", Bosnian "također"
+    assert "nb" in S.allowed("Det kan hende at han kommer etter jul .", S.SCANDINAVIAN)
+    assert "nn" in (S.allowed("Det er bare å ta kontakt med oss .", S.SCANDINAVIAN) or {"nn"})
+    assert S.allowed("Svako jutro idem na posao .", S.BCMS) is None
+    assert S.allowed("Također je rekao da dolazi .", S.BCMS) == {"hr", "bs"}
+
+
+def test_macrolanguages_are_ruled_out_only_when_none_of_their_languages_is_left():
+    # review of the marks: a no/ or sh/ hint was ruled out by any Norwegian or Serbo-Croatian word
+    from core.data.langid import standards as S
+
+    assert not S.excludes("Han kommer ikke hjem i kveld .", "no")
+    assert not S.excludes("Predsednik je rekao da dolazi .", "sh")
+    assert S.excludes("Hvad mener du om det ?", "no")  # Danish only
+    assert S.excludes("Predsednik je rekao da dolazi .", "hr")
 
 
 def test_a_corpus_without_bosnian_makes_serbian_or_bosnian_serbian(monkeypatch):

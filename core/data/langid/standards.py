@@ -12,9 +12,9 @@ approach of Ljubešić, Mikelić & Boras (2007), "Language identification: how t
   (``vreme``, ``mesto``, ``reč``, ``deo``, ``gde``, ``pre``); Croatian, Bosnian and the ijekavian norm of
   Serbian (Bosnia, Montenegro) are *ijekavian* (``vrijeme``, ``mjesto``, ``riječ``, ``dio``, ``gdje``,
   ``prije``). Croatian has words the other two do not use (month names ``siječanj`` ... ``prosinac``,
-  ``tisuća``, ``tijekom``, ``također``, ``tko``, ``povijest``, ``Europa``), and Serbian and Bosnian words
-  Croatian does not use (``hiljada``, ``tokom``, ``takođe``, ``ko``/``niko``, ``istorija``, ``Evropa``,
-  ``januar`` ... ``decembar``).
+  ``tijekom``, ``tko``, ``povijest``, ``Europa``; ``tisuća``, ``također`` are Bosnian too), and Serbian and
+  Bosnian words Croatian does not use (``hiljada``, ``tokom``, ``takođe``, ``niko``, ``istorija``,
+  ``Evropa``, ``januar`` ... ``decembar``).
 - English and Nigerian Pidgin (which no backend has: all read it as English): Naija function words
   (``dey``, ``wey``, ``wetin``, ``una``, ``pipo``, ``kontri``) make a sentence not English, so ``und`` unless
   the user or the file names ``pcm``.
@@ -28,14 +28,16 @@ lower-cased) narrow the varieties to those that use every one of them (:func:`al
 ekavian Serbian, ``vreme ... tisuća`` leaves nothing (a contradiction: quoted or mixed text). Only words
 frequent in running text are listed, from grammars and standard dictionaries, not fitted to the benchmark's
 sentences. The rule applies only where the backends already placed a sentence in the group
-(:func:`core.data.langid.decide._standard`), so the words of other languages that look alike (English
-``like``, Swedish ``mig``) do not matter.
+(:func:`core.data.langid.decide._standard`), or where a sentence would take a group language from its
+document, neighbours or file (:func:`excludes`), so the words of other languages that look alike (English
+``like``, Swedish ``mig``) matter only for a Swedish line that would take a Danish or Norwegian neighbour's
+language (it then stays ``und`` or takes Danish: the marks abstain, never pick a language outside the group).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -50,19 +52,22 @@ class Group:
         members: the languages the backends may name for the group's text (the rule applies when they decided
             one of these, or left the text ``und`` with all their answers here); a macrolanguage (``sh``) may
             be one without being a variety.
-        skip_names: capitalised words after the first do not count (English text is full of names spelt like
-            Naija words: ``Wen Wei Po``, ``Dia`` stores); elsewhere they do (``Evropa``, ``Europa``).
+        covers: a macrolanguage member -> the languages it covers (``sh`` -> sr, hr, bs; ``no`` -> nb, nn).
+        proper: marked words that are proper nouns and count capitalised (``Evropa``, ``Europa``); any other
+            capitalised word after the first is a name and does not count (``Rijeka`` the city, ``Vera``, ``Wen
+            Wei Po``).
     """
 
     name: str
     varieties: dict
     features: tuple
     members: frozenset
-    skip_names: bool = False
+    covers: dict = field(default_factory=dict)
+    proper: frozenset = frozenset()
 
-    def languages(self) -> frozenset:
-        """The languages of the varieties."""
-        return frozenset(self.varieties.values())
+    def expand(self, lang: str) -> frozenset:
+        """``lang``, or the languages the macrolanguage ``lang`` covers."""
+        return frozenset(self.covers.get(lang, {lang}))
 
 
 def _words(text: str) -> frozenset:
@@ -72,7 +77,7 @@ def _words(text: str) -> frozenset:
 
 # ekavian forms (standard Serbian); their ijekavian counterparts are in IJEKAVIAN
 EKAVIAN = _words("""
-vreme umesto mesto mesta mestu mestima mesec meseca mesecu meseci mesečno mesečni mesni mesnih svetski svetskog
+vreme umesto mesto mesta mestu mestima mesec meseca mesecu meseci mesečno mesečni   svetski svetskog
 svetske svetsku svetskom svetskih svetskim predsednik predsednika predsedniku predsednikom predsednici predsedničkih
 predsednički predsedničke predsedništvo predsedava reč reči rečima rečju deo delimično delovanje delovanja delatnost
 delatnosti odeljenje odeljenja vest vesti vestima cena cene cenu cenama ocena ocene ocenu oceni oceniti ocenio
@@ -93,7 +98,7 @@ sećanje seća zamenik zamenika namera namere nameravaju sneg devojka devojke
 
 # ijekavian forms (Croatian, Bosnian, Montenegrin, ijekavian Serbian)
 IJEKAVIAN = _words("""
-vrijeme umjesto mjesto mjesta mjestu mjestima mjesec mjeseca mjesecu mjeseci mjesečno mjesečni mjesni mjesnih
+vrijeme umjesto mjesto mjesta mjestu mjestima mjesec mjeseca mjesecu mjeseci mjesečno mjesečni  
 svjetski svjetskog svjetske svjetsku svjetskom svjetskih svjetskim predsjednik predsjednika predsjedniku
 predsjednikom predsjednici predsjedničkih predsjednički predsjedničke predsjedništvo predsjedava riječ riječi
 riječima dio djelomično djelovanje djelovanja djelatnost djelatnosti odjel odjela vijest vijesti vijestima cijena
@@ -116,15 +121,15 @@ djevojka djevojke
 
 # Croatian-standard words that Serbian and Bosnian do not use
 CROATIAN = _words("""
-siječanj siječnja veljača veljače ožujak ožujka travanj travnja svibanj svibnja lipanj lipnja srpanj srpnja kolovoz
-kolovoza rujan rujna listopad listopada studeni studenoga prosinac prosinca tisuća tisuće tisuću tijekom također
+siječanj siječnja veljača veljače ožujak ožujka travanj travnja svibanj svibnja lipanj lipnja srpanj srpnja 
+ rujan rujna listopad listopada studeni studenoga prosinac prosinca    tijekom 
 sveučilište sveučilišta sveučilištu veleposlanstvo veleposlanstva veleposlanik veleposlanika povijest povijesti
 povijesni točno točka točke točku europa europe europi europski europska europske europskog europsku europskoj
-europskih kruh zrakoplov zrakoplova zračna nogomet nogometni nogometna glazba glazbe glazbeni izvješće izvješća
+europskih  zrakoplov zrakoplova zračna    glazba glazbe glazbeni izvješće izvješća
 izvješću trenutačno trenutačni neovisnost neovisnosti neovisni neovisna oporba oporbe oporbeni učinkovit učinkovito
 učinkovita učinkovitu usredotočiti usredotočen tjedan tjedna tjednu vlak vlaka obitelj obitelji sudjelovati
 sudjelovanje sudjelovao suradnja suradnje suradnju suradnik kemija kemijski znanost znanosti znanstveni znanstvenik
-tvrtka tvrtke tvrtki uvjet uvjeti uvjeta uvjetima stoljeće stoljeća vjerojatno tužiteljstvo tužiteljstva tužitelj
+tvrtka tvrtke tvrtki uvjet uvjeti uvjeta uvjetima   vjerojatno tužiteljstvo tužiteljstva tužitelj
 tužitelja financija financije financijski financijska financijske dužnosnik dužnosnika dužnosnici dužnosnike osobno
 osobni postotak postotka postotaka
 """)
@@ -135,7 +140,7 @@ januar januara februar februara mart marta april aprila jun juna jul jula avgust
 septembra oktobar oktobra novembar novembra decembar decembra hiljada hiljade hiljadu tokom takođe univerzitet
 univerziteta univerzitetu ambasada ambasade ambasadi ambasador ambasadora istorija istorije istoriji istorijski
 tačno tačka tačke tačku evropa evrope evropi evropski evropska evropske evropskog evropsku evropskoj evropskih
-fudbal fudbalski nezavisnost nezavisnosti nezavisni nezavisna efikasno efikasan sedmica sedmice sedmicu voz voza
+fudbal fudbalski       sedmica sedmice sedmicu voz voza
 porodica porodice porodici porodični porodičnom porodičnog učestvovati učestvovanje učestvovao saradnja saradnje
 saradnju saradnik hemija hemijski naučni naučnik uslov uslovi uslova uslovima utisak uticaj uticaja uticati
 bezbjednost hljeb ljekar ljekara tužilaštvo tužilaštva tužilac tužioca zvaničnik zvaničnika zvaničnici zvanični
@@ -143,14 +148,16 @@ zvanično lično lični opština opštine opštini uopšte procenat procenata va
 finansijska finansijske
 """)
 
+# Croatian and Bosnian words that Serbian does not use (Bosnian takes many of the Croatian standard's words)
+CROATIAN_BOSNIAN = _words("također stoljeće stoljeća tisuća tisuće tisuću kruh nogomet nogometni nogometna")
 # Croatian and Serbian/Bosnian words for "who" and its compounds (Croatian tko, netko, nitko ...)
 CROATIAN_TKO = _words("tko tkogod netko nitko itko svatko")
-NOT_CROATIAN_KO = _words("niko iko svako")
+NOT_CROATIAN_KO = _words("niko iko")
 
 # Danish spellings that Norwegian does not use
 DANISH = _words("""
 hvad af mig dig sig nu efter noget blev havde ud op mellem gennem spørgsmål øjeblik lige bliver siger gør nogle
-nogen hende igen tilbage købe sidste tage give uge fik gik
+nogen  igen tilbage købe sidste tage give uge fik gik
 """)
 # Norwegian (Bokmål and Nynorsk) spellings that Danish does not use
 NORWEGIAN = _words("""
@@ -158,7 +165,7 @@ av etter ut opp mellom gjennom spørsmål øyeblikk igjen tilbake siste hadde bl
 """)
 # Bokmål forms (shared with Danish) whose Nynorsk forms differ
 NOT_NYNORSK = _words("""
-ikke jeg fra bare være hvem hvordan hvis hver hele disse selv
+ikke jeg fra  være hvem hvordan hvis hver  disse selv
 """)
 # Bokmål only (Danish hvad, gør, meget, uge; Nynorsk kva, gjer, mykje, veke)
 BOKMAL = _words("hva gjør mye noe noen sier uke fikk")
@@ -177,9 +184,12 @@ BCMS = Group(
         (EKAVIAN, frozenset({"sr-ekavian"})),
         (IJEKAVIAN, frozenset({"sr-ijekavian", "hr", "bs"})),
         (CROATIAN | CROATIAN_TKO, frozenset({"hr"})),
+        (CROATIAN_BOSNIAN, frozenset({"hr", "bs"})),
         (NOT_CROATIAN | NOT_CROATIAN_KO, frozenset({"sr-ekavian", "sr-ijekavian", "bs"})),
     ),
     members=frozenset({"sr", "hr", "bs", "sh"}),
+    covers={"sh": {"sr", "hr", "bs"}},
+    proper=frozenset(w for w in CROATIAN | NOT_CROATIAN if w.startswith(("europ", "evrop"))),
 )
 SCANDINAVIAN = Group(
     name="Danish / Norwegian Bokmål / Nynorsk",
@@ -192,19 +202,19 @@ SCANDINAVIAN = Group(
         (NYNORSK, frozenset({"nn"})),
     ),
     members=frozenset({"da", "nb", "nn", "no"}),
+    covers={"no": {"nb", "nn"}},
 )
 # Nigerian Pidgin (Naija) words that English does not have, in the spelling of the Naija treebank and of
 # BBC Pidgin (Faraclas 1996, "Nigerian Pidgin"; Deuber 2005): every backend reads Naija as English at 0.9+
 PIDGIN = _words("""
-di dey wey wetin una sabi pikin abeg sef abi wahala comot pesin pipo kontri tori sey dis dat wen neva dia oda tins
-plenti oga jare shey ehn kpai gbege yeye katakata ogbonge waka
+ dey wey wetin una sabi pikin abeg sef abi wahala comot pesin pipo kontri tori sey      oda 
+plenti oga jare shey ehn kpai gbege yeye katakata ogbonge 
 """)
 ENGLISH_LEXIFIED = Group(
     name="English / Nigerian Pidgin",
     varieties={"en": "en", "pcm": "pcm"},
     features=((PIDGIN, frozenset({"pcm"})),),
     members=frozenset({"en"}),
-    skip_names=True,
 )
 GROUPS = (BCMS, SCANDINAVIAN, ENGLISH_LEXIFIED)
 
@@ -229,9 +239,10 @@ def allowed(text: str, group: Group) -> frozenset | None:
     """
     left = None
     for k, w in enumerate(_WORD.findall(text)):
-        if group.skip_names and k and w[:1].isupper():
+        low = w.lower()
+        if k and w[:1].isupper() and low not in group.proper:
             continue
-        w = w.lower()
+        w = low
         for words, varieties in group.features:
             if w in words:
                 left = varieties if left is None else left & varieties
@@ -251,6 +262,6 @@ def excludes(text: str, lang: str) -> bool:
     for g in GROUPS:
         if lang in g.members or lang in g.varieties.values():
             left = allowed(text, g)
-            if left is not None and lang not in left:
+            if left is not None and not (g.expand(lang) & left):
                 return True
     return False
