@@ -940,19 +940,19 @@ def _files_in_runs(sentences: Sequence[Sentence], view: Sequence[tuple]) -> set[
 
 
 def _neighbour_languages(sentences: Sequence[Sentence], view: Sequence[tuple],
-                         in_runs: set[str] | None = None) -> dict[int, str]:
+                         in_runs: set[str]) -> dict[int, str]:
     """Undecided sentences (no document id) whose two nearest decided neighbours on each side (:func:`_nearest`:
     within :data:`NEIGHBOUR_SPAN`, same file, no document) are one language: ``{index in todo: language}``.
 
     Args:
         sentences: every sentence, in file order.
         view: :func:`_whole_file_view` of them.
-        in_runs: files where neighbours are evidence (:func:`_files_in_runs`; default: every file).
+        in_runs: files where neighbours are evidence (:func:`_files_in_runs`).
     """
     out: dict[int, str] = {}
     for k, s in enumerate(sentences):
         lang, _, i = view[k]
-        if i is None or lang != UND or s.doc_id is not None or (in_runs is not None and s.source not in in_runs):
+        if i is None or lang != UND or s.doc_id is not None or s.source not in in_runs:
             continue
         near = _agreed(_nearest(sentences, view, k - 1, -1), _nearest(sentences, view, k + 1, 1))
         if near:
@@ -961,7 +961,7 @@ def _neighbour_languages(sentences: Sequence[Sentence], view: Sequence[tuple],
 
 
 def _run_languages(sentences: Sequence[Sentence], view: Sequence[tuple],
-                   fits: Callable[[int, str], bool], in_runs: set[str] | None = None) -> dict[int, str]:
+                   fits: Callable[[int, str], bool], in_runs: set[str]) -> dict[int, str]:
     """A run of lines without evidence of their own between prose that agrees: ``{index in todo: language}``.
 
     A *run* is a maximal block of consecutive sentences of one file, outside documents, none decided by its own
@@ -983,7 +983,7 @@ def _run_languages(sentences: Sequence[Sentence], view: Sequence[tuple],
         sentences: every sentence, in file order.
         view: :func:`_whole_file_view` after the other steps.
         fits: ``fits(index in todo, L)``.
-        in_runs: files where neighbours are evidence (:func:`_files_in_runs`; default: every file).
+        in_runs: files where neighbours are evidence (:func:`_files_in_runs`).
     """
     out: dict[int, str] = {}
     n, k = len(sentences), 0
@@ -998,7 +998,7 @@ def _run_languages(sentences: Sequence[Sentence], view: Sequence[tuple],
         src, e = sentences[k].source, k
         while e < n and sentences[e].source == src and sentences[e].doc_id is None and not solid(e):
             e += 1
-        if in_runs is not None and src not in in_runs:
+        if src not in in_runs:
             k = e
             continue
         lang = _agreed(_nearest(sentences, view, k - 1, -1), _nearest(sentences, view, e, 1))
