@@ -781,3 +781,79 @@ def test_names_spelt_like_naija_words_do_not_count():
     assert S.allowed("The Hong Kong daily Wen Wei Po said on Monday that Dia stores would close .",
                      S.ENGLISH_LEXIFIED) is None
     assert S.allowed("Wetin happen ?", S.ENGLISH_LEXIFIED) == {"pcm"}  # the first word counts in capitals
+
+
+# ------------------------------------------------------------------------ letters a language does not write
+
+FON = ["Akwɛ nɛ́ ɔ́ nyí akwɛ è Axɔsú zán bó dó sɔ agbahwlɛnhwlɛn ɔ́ nyìtè ɔ́ sín akpáxwé ɖé .",
+       "Nyɔnu wìnnyá wìnnyá nɛ́ ní bó gbɛkan dó linlin tɔn nù .",
+       "É dó gbè acɛkpìkpà ɔ́ , bó lɛ́ dógbè tòví lɛ́ɛ kpódó alɔ dó tò mìtɔn kpán .",
+       "Yɛ nɛ́ ɔ́ ée dín ɖò tɛníígbè gbadanu ɔ́ , è lá gbɔn mɔkàn lɛ́ɛ jí bɛ́ sɔ gǎ mɛ gege .",
+       "Dotóo lɛ́ɛ ɖò fínɛ́ bó hɛn alyannu ée nɔ kpɔ́n hùn yì jǐ hùn wá dò é ."]
+
+
+def test_alphabets_are_cldrs_exemplar_letters_lower_cased_and_decomposed():
+    import unicodedata
+
+    from core.data.langid import alphabets as A
+
+    yo, az = A.alphabet("yo"), A.alphabet("az")
+    assert {"e", "\u0323", "\u0301"} <= yo and not {"ɛ", "ɔ", "ɖ"} & yo  # ẹ́ = e + dot below + acute
+    assert "ə" in az and not {"ŋ", "ɔ", "\u0302"} & az
+    assert {"đ", "ђ", "ж"} <= A.alphabet("sr")  # Latin and Cyrillic Serbian merged
+    assert A.alphabet("tl") == A.alphabet("fil") and A.alphabet("sh") >= A.alphabet("hr")
+    assert A.alphabet("zh") is None and A.alphabet("fon") is None  # ideographs / no CLDR data: never ruled out
+    for lang in ("en", "yo", "vi", "hi", "ru", "ar"):
+        for c in A.alphabet(lang):
+            assert unicodedata.normalize("NFD", c) == c and c.lower() == c, (lang, c)
+
+
+@pytest.mark.parametrize("text,lang,out", [
+    (FON[0], "yo", True),  # issue 9: Fon was Yoruba at CLD2 0.99
+    ("Ọmọ Adéwálé lọ sí ilé ìwé ní Èkó lánàá pẹ̀lú àwọn ọ̀rẹ́ rẹ̀ .", "yo", False),
+    ("É kə̂ lə ta' mətwà mo", "az", True),  # Ghomálá' was Azerbaijani: a circumflex and a grave az does not write
+    ("Pú ŋwâk mə̂jyə gə́m wáp", "az", True),
+    ("Bakı şəhərində yeni məktəb açıldı və uşaqlar dərslərə başladılar .", "az", False),
+    # a Latvian ruling quoting French: 2 foreign words of 16 are a quotation, not another language
+    ("peut démontrer , par tout moyen approprié , un manquement valodu redakcijās kuras esmu izpētījis nozīme "
+     "ir ekvivalenta", "lv", False),
+    ("Đoković beat Wawrinka in Łódź on Sunday .", "en", False),  # names do not count
+    ("The café served a crème brûlée and a soufflé .", "en", False),  # CLDR's auxiliary letters of English
+    ("नाम तमिलर पार्टी ( तमिल : நாம் தமிழர் கட்சி ), तमिलनाडु के एक राजनीतिक पार्टी", "hi", False),  # other script
+    ("Sorry , my name is Alice and this is my house .", "uk", True),
+])
+def test_letters_a_language_does_not_write_rule_it_out(text, lang, out):
+    from core.data.langid import alphabets as A
+
+    assert A.rules_out(normalise_case(text), lang) is out
+
+
+def test_a_language_no_backend_knows_is_not_given_one_whose_letters_it_does_not_write(tmp_path):
+    # issue 9: "never another language": Fon -> Yoruba (0.03-0.22 of its sentences, CLD2 0.99), Ghomálá' -> az
+    from core.data.langid.decide import LanguageIdentifier, _compatible
+
+    ident = LanguageIdentifier()
+    d = ident.decide(FON[0])
+    assert (d.lang, d.ruled_out) == (UND, "yo")
+    neutral = load_corpus(str(_write(tmp_path / "data.conll", FON)))
+    assert [s.lang for s in neutral.sentences] == [UND] * len(FON)
+    named = load_corpus(str(_write(tmp_path / "fon" / "dev.txt", FON)))
+    assert [s.lang for s in named.sentences] == ["fon"] * len(FON)
+    # a neighbour's, document's or file's Yoruba is not given to a Fon line either
+    assert not _compatible("yo", d, FON[1]) and _compatible("yo", d, "Ọmọ náà lọ sí ilé ìwé .")
+
+
+def test_cldr_exemplar_sets_are_parsed_with_ranges_escapes_and_strings():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "build_alphabets.py"
+    spec = importlib.util.spec_from_file_location("build_alphabets", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.parse_unicode_set("[aáà b {gb} \\- c-e \\u0301 ẹ{ẹ́}]") == {
+        "a", "á", "à", "b", "gb", "-", "c", "d", "e", "\u0301", "ẹ", "ẹ́"}
+    assert mod.alphabet({"exemplarCharacters": "[a ẹ{ẹ́}]", "index": "[A Ẹ]"}) == {"a", "e", "\u0323", "\u0301"}
+    assert (mod.language_of("sr-Latn"), mod.language_of("en-GB"), mod.language_of("yo")) == ("sr", None, "yo")
+    with pytest.raises(ValueError):
+        mod.parse_unicode_set("a b c")

@@ -113,6 +113,24 @@ def test_nan_loss_ends_with_a_message_saying_what_to_change(tiny_model_dir, demo
         fit(_cfg(tiny_model_dir, max_steps=6), demo["train"], [], str(tmp_path))
 
 
+def test_a_trainer_used_earlier_in_the_process_does_not_block_the_studios_precision(tiny_model_dir):
+    # bench/train_speed.py crashed on its second seed: the Hugging Face Trainer of the first had left accelerate's
+    # state at another precision ("AcceleratorState has already been initialized and cannot be changed")
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    from core.model.device import use_bf16
+    from core.train.loop import _accelerator
+
+    cfg = _cfg(tiny_model_dir, device="cpu")
+    want = "bf16" if use_bf16(cfg.precision, "cpu") else "no"
+    Accelerator(cpu=True, mixed_precision="no" if want == "bf16" else "bf16")  # what the other library left
+    try:
+        assert _accelerator(cfg).mixed_precision == want
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+
+
 def test_no_training_data_is_a_coded_error(tiny_model_dir, tmp_path):
     with pytest.raises(StudioError, match=r"\[E202\] no training sentences"):
         fit(_cfg(tiny_model_dir), [], [], str(tmp_path))

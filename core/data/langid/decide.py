@@ -28,7 +28,9 @@ For one sentence, first that applies wins (``Sentence.lang_source`` says which):
    the backends, two of three (``LanguageIdentifier._referee``). Last, the words only some close standards use
    (:mod:`core.data.langid.standards`: ekavian ``vreme`` is Serbian, ``tijekom`` Croatian, ``hva`` Bokmål,
    ``ikkje`` Nynorsk, ``dey``/``wetin`` Nigerian Pidgin, which every backend reads as English) settle or
-   overrule a decision inside such a group, or make it ``und`` when they rule it out (:func:`_standard`).
+   overrule a decision inside such a group, or make it ``und`` when they rule it out (:func:`_standard`); and a
+   decision whose language does not write the letters of the sentence's words (:mod:`core.data.langid.alphabets`,
+   CLDR's exemplar characters: Fon ``ɛ ɔ ɖ`` are no Yoruba letters) is ``und``, the language ruled out.
 4. Sentences left undecided (and sentences without letters) take, in this order, when its script allows it:
    **document**: the language of their document (``-DOCSTART-``, ``# newdoc``, a document id: the language of
    at least 60% of its decided sentences, at least 2), or, in files without documents whose languages come
@@ -44,9 +46,9 @@ For one sentence, first that applies wins (``Sentence.lang_source`` says which):
    backend knows is likely present); then **document** again for a whole run of lines without evidence of
    their own (a results table, datelines) between two such agreeing pairs, when no line of the run holds words
    that could tell another language (:func:`_run_languages`); else ``und`` with a W110 warning naming the
-   sentences. No step gives a sentence a language its marked words rule out, and in a file where they rule
-   out the backends' ``L`` often (:func:`_suspect_languages`: Pidgin read as English) no sentence of it takes
-   ``L`` except from the file's hint.
+   sentences. No step gives a sentence a language its marked words or its letters rule out (:func:`_excluded`),
+   and in a file where they rule out the backends' ``L`` often (:func:`_suspect_languages`: Pidgin read as
+   English, Fon as Yoruba) no sentence of it takes ``L`` except from the file's hint.
 
 Hints never override confident text evidence. They break ties: in a file whose detected sentences confirm its
 hint (or for ``xx:`` prefixes), a detection below :data:`STRONG` gives way to the hint. A hint naming a
@@ -58,19 +60,17 @@ evidence against the hint).
 from __future__ import annotations
 
 import logging
-import string
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
 from core.data.corpus import Sentence
-from core.data.langid import standards
+from core.data.langid import alphabets, standards
 from core.data.langid.backends import get_backend, known_languages
 from core.data.langid.codes import UND, language_from_path, normalize_code
 from core.data.langid.script import (letters, script_candidates, script_counts, script_of_language,
-                                     sentence_script)
+                                     sentence_script, word_of)
 from core.kernel.errors import Report, StudioError
 
 log = logging.getLogger(__name__)
@@ -155,8 +155,9 @@ class Decision:
         script: the sentence's script (``LATIN``, ``HAN``...), None without letters.
         candidates: languages the script allows.
         reason: why it abstained (``no letters``, ``too few letters``, ``backends disagree``...), or ``""``.
-        ruled_out: the language the backends decided and the text's marked words ruled out
-            (:func:`_standard`: English for a Naija sentence), or ``""``.
+        ruled_out: the language the backends decided and the text's marked words or letters ruled out
+            (:func:`_standard`: English for a Naija sentence; :func:`alphabets.rules_out`: Yoruba for a Fon
+            sentence), or ``""``.
     """
 
     lang: str
@@ -190,23 +191,10 @@ def evidence_letters(norm: str) -> int:
         return sum(map(str.isalpha, norm))
     n = 0
     for token in norm.split():
-        w = token if token.isalpha() else _word(token)  # most tokens are plain words: no per-character work
+        w = token if token.isalpha() else word_of(token)  # most tokens are plain words: no per-character work
         if w and not w[0].isupper():
             n += len(w) if w is token else sum(map(str.isalpha, w))
     return n
-
-
-_WORD_JOINERS = frozenset("'’‐-·\u200c\u200d")
-_EDGE_PUNCTUATION = string.punctuation + "«»“”‘’„¿¡…"
-
-
-def _word(token: str) -> str:
-    """``token`` without surrounding punctuation when what is left is a word (letters, combining marks and
-    :data:`_WORD_JOINERS` inside), else ``""``."""
-    w = token.strip(_EDGE_PUNCTUATION)
-    if not w or not all(c.isalpha() or c in _WORD_JOINERS or unicodedata.category(c).startswith("M") for c in w):
-        return ""
-    return w
 
 
 def sentence_text(s: Sentence) -> str:
@@ -316,6 +304,8 @@ class LanguageIdentifier:
         read, (lang, conf) = lang, _standard(norm, cands, lang, conf, tops)
         if lang == UND and read != UND:
             return Decision(UND, "none", 0.0, script, cands, f"words that {read} does not use", read)
+        if lang != UND and alphabets.rules_out(norm, lang):
+            return Decision(UND, "none", 0.0, script, cands, f"letters that {lang} does not write", lang)
         if lang == UND:
             return Decision(UND, "none", 0.0, script, cands, "backends unsure or disagree")
         return Decision(lang, "detected", conf, script, cands)
@@ -383,7 +373,8 @@ class LanguageIdentifier:
                 script, cands, norm = prep
                 t = self.top(self.cheap, norm, cands) if screen else None
                 # a screened answer stands only where the marked words of close standards agree with it
-                if t and t[1] >= SCREEN_SURE and t[0] in screen and _standard(norm, cands, *t, [t]) == t:
+                if (t and t[1] >= SCREEN_SURE and t[0] in screen and _standard(norm, cands, *t, [t]) == t
+                        and not alphabets.rules_out(norm, t[0])):
                     out[i] = memo[texts[i]] = Decision(t[0], "detected", t[1], script, cands)
                 else:
                     out[i] = full(i)
@@ -551,6 +542,8 @@ class LanguageIdentifier:
                     return Decision(UND, "none", 0.0, script, cands, "backends disagree")
         if _standard(norm, cands, lang, post, [(lang, post)])[0] != lang:
             return Decision(UND, "none", 0.0, script, cands, "words of another standard")
+        if alphabets.rules_out(norm, lang):
+            return Decision(UND, "none", 0.0, script, cands, f"letters that {lang} does not write")
         return Decision(lang, "prior", post, script, cands)
 
     def ranks(self, text: str, lang: str, k: int) -> bool:
@@ -641,6 +634,12 @@ def _standard(norm: str, cands: frozenset, lang: str, conf: float,
     return lang, conf
 
 
+def _excluded(norm: str, lang: str) -> bool:
+    """Whether the casing-normalised text rules ``lang`` out: by the marked words of close standards
+    (:func:`standards.excludes`) or by letters ``lang`` does not write (:func:`alphabets.rules_out`)."""
+    return standards.excludes(norm, lang) or alphabets.rules_out(norm, lang)
+
+
 def close(a: str, b: str) -> bool:
     """Whether two codes are in one group of :data:`CLOSE_GROUPS`."""
     return any(a in g and b in g for g in CLOSE_GROUPS)
@@ -648,12 +647,12 @@ def close(a: str, b: str) -> bool:
 
 def _compatible(lang: str, d: Decision, text: str | None = None) -> bool:
     """Whether ``lang`` can be the language of a sentence with decision ``d`` (its script allows it) and, when
-    ``text`` is given, its marked words do not rule it out (:func:`standards.excludes`)."""
+    ``text`` is given, its words do not rule it out (:func:`_excluded`)."""
     if lang == UND:
         return False
     if d.script is None:
         return True
-    if text is not None and standards.excludes(normalise_case(text), lang):
+    if text is not None and _excluded(normalise_case(text), lang):
         return False
     return lang in d.candidates or d.script in script_of_language(lang)
 
@@ -786,7 +785,7 @@ def assign_languages(sentences: Sequence[Sentence], user_lang: str | None = None
 
 def _suspect_languages(todo: Sequence[Sentence], decisions: Sequence[Decision]) -> set[tuple[str, str]]:
     """``(file, L)`` pairs where the backends' ``L`` is not to be trusted: the marked words of close standards
-    (:func:`_standard`) ruled ``L`` out in at least :data:`RULED_OUT_SHARE` of the file's sentences the backends
+    (:func:`_standard`) or the letters (:func:`alphabets.rules_out`) ruled ``L`` out in at least :data:`RULED_OUT_SHARE` of the file's sentences the backends
     read as ``L``, and in at least :data:`RULED_OUT_MIN`. Nigerian Pidgin under a neutral name: 585 of its 806
     dev sentences hold Naija words and are not English; the 221 without one are read as English too, by the
     same backends, and are as likely Pidgin. English newswire does not come near (CoNLL-2003: 0 of 20,744)."""

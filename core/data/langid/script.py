@@ -11,6 +11,7 @@ Chinese sentence with a Latin brand name stays Chinese.
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from collections import Counter
 from functools import lru_cache
@@ -109,3 +110,16 @@ def script_of_language(code: str) -> set[str]:
     if not out or code in _ALSO_LATIN:
         out.add(LATIN)
     return out
+
+
+_WORD_JOINERS = frozenset("'’‐-·\u200c\u200d")
+_EDGE_PUNCTUATION = string.punctuation + "«»“”‘’„¿¡…"
+
+
+def word_of(token: str) -> str:
+    """``token`` without surrounding punctuation when what is left is a word (letters, combining marks and
+    apostrophes, hyphens, middle dots or zero-width joiners inside), else ``""`` (``fr/jap/lmpg/``, ``6h``)."""
+    w = token.strip(_EDGE_PUNCTUATION)
+    if not w or not all(c.isalpha() or c in _WORD_JOINERS or unicodedata.category(c).startswith("M") for c in w):
+        return ""
+    return w
