@@ -9,7 +9,7 @@ Source: the npm package ``cldr-misc-full`` (the Unicode Consortium's JSON build 
 fetched with ``npm pack cldr-misc-full@48.2.0 && tar xzf cldr-misc-full-48.2.0.tgz``.
 
 Per language (a locale without a region: ``sr``, ``sr-Latn``, ``az-Cyrl`` all go to ``sr`` / ``az``), the
-union of its three sets, lower-cased and decomposed (NFD), so ``ẹ́`` is ``e`` + U+0323 + U+0301 and a text in
+union of its three sets, lower-cased and decomposed (NFKD), so ``ẹ́`` is ``e`` + U+0323 + U+0301 and a text in
 either normal form is checked letter by letter and mark by mark. Languages whose set exceeds
 :data:`MAX_CHARS` (Chinese, Japanese, Yi: thousands of ideographs) are left out: their script decides them.
 
@@ -28,9 +28,10 @@ MAX_CHARS = 400
 # Codes the language-id backends use for a written language CLDR files under another code (or several):
 # fastText's ``tl`` is the standard CLDR calls Filipino, ``sh`` (Serbo-Croatian) is written as Serbian, Croatian
 # or Bosnian, ``als`` is Alemannic (CLDR ``gsw``), ``arz`` Egyptian Arabic, ``azb`` South Azerbaijani (CLDR
-# ``az-Arab``), ``pnb`` Western Punjabi (CLDR ``pa-Arab``), ``gom`` Goan Konkani (CLDR ``kok``).
+# ``az-Arab``), ``pnb`` Western Punjabi (CLDR ``pa-Arab``), ``gom`` Goan Konkani (CLDR ``kok``); the studio's
+# ``tw`` (Twi, MasakhaNER's code) is written as CLDR's ``ak`` (Akan, whose standard Twi is).
 ALIASES = {"tl": ("fil",), "sh": ("sr", "hr", "bs"), "als": ("gsw",), "arz": ("ar",), "azb": ("az",),
-           "pnb": ("pa",), "gom": ("kok",)}
+           "pnb": ("pa",), "gom": ("kok",), "tw": ("ak",)}
 KEYS = ("exemplarCharacters", "auxiliary", "index")
 OUT = Path(__file__).resolve().parents[1] / "core" / "data" / "langid" / "alphabets.json"
 
@@ -62,10 +63,13 @@ def parse_unicode_set(text: str) -> set[str]:
         c = body[i]
         if c == " ":
             i += 1
-        elif c == "{":
-            j = body.index("}", i)
-            out.add(body[i + 1:j])
-            prev, i = None, j + 1
+        elif c == "{":  # a multi-character string; escapes inside are unescaped (``{a\\:}``, ``{s\\-c}``)
+            i, chars = i + 1, []
+            while body[i] != "}":
+                ch, i = char_at(i)
+                chars.append(ch)
+            out.add("".join(chars))
+            prev, i = None, i + 1
         elif c == "-" and prev is not None and i + 1 < len(body):
             end, i = char_at(i + 1)
             out.update(chr(k) for k in range(ord(prev), ord(end) + 1))
@@ -78,11 +82,11 @@ def parse_unicode_set(text: str) -> set[str]:
 
 
 def alphabet(characters: dict) -> set[str]:
-    """Lower-cased NFD characters (letters and combining marks) of a locale's exemplar, auxiliary and index sets."""
+    """Lower-cased NFKD characters (letters and combining marks) of a locale's exemplar, auxiliary and index sets."""
     chars: set[str] = set()
     for key in KEYS:
         for item in parse_unicode_set(characters.get(key, "[]")):
-            for ch in unicodedata.normalize("NFD", item.lower()):
+            for ch in unicodedata.normalize("NFKD", item.lower()):
                 if ch.isalpha() or unicodedata.category(ch).startswith("M"):
                     chars.add(ch)
     return chars
@@ -117,7 +121,7 @@ def main() -> None:
     languages = {lang: "".join(sorted(chars)) for lang, chars in sorted(merged.items())
                  if chars and len(chars) <= MAX_CHARS}
     doc = {"source": f"CLDR exemplar characters (npm cldr-misc-full {version}; Unicode License v3): exemplar, "
-                     "auxiliary and index sets, lower-cased, NFD; script variants of a language merged",
+                     "auxiliary and index sets, lower-cased, NFKD; script variants of a language merged",
            "languages": languages}
     Path(args.out).write_text(json.dumps(doc, ensure_ascii=False, indent=0, sort_keys=True) + "\n", encoding="utf-8")
     print(f"{len(languages)} languages -> {args.out}")

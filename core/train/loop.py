@@ -207,18 +207,21 @@ def _accelerator(cfg: TrainConfig):
     """
     import torch
     from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
+    from accelerate.state import AcceleratorState, PartialState
 
     device = select_device(cfg.device, torch.cuda.is_available)
     if device.startswith("cuda") and "LOCAL_RANK" not in os.environ:
         torch.cuda.set_device(device)  # one process: the GPU the worker claimed (accelerate uses the current one)
     bf16 = use_bf16(cfg.precision, device)
-    if AcceleratorState._shared_state and "LOCAL_RANK" not in os.environ:
-        # A Trainer (or an earlier Accelerator) in this process left its state, and accelerate refuses another
-        # precision until it is reset ("AcceleratorState has already been initialized and cannot be changed"):
-        # a notebook that ran a Hugging Face Trainer first, bench/train_speed.py's second seed. Only the
-        # precision state is reset; the process state (device, process group) is kept.
-        AcceleratorState._reset_state()
+    if "LOCAL_RANK" not in os.environ and (AcceleratorState._shared_state or PartialState._shared_state):
+        # A Trainer (or an earlier Accelerator) in this process left accelerate's process-wide state, which then
+        # refuses another precision ("AcceleratorState has already been initialized and cannot be changed": a
+        # notebook that ran a Hugging Face Trainer first, bench/train_speed.py's second seed) and would keep its
+        # device (a GPU where this run asked for the CPU). Outside a launcher that state holds no process group,
+        # so it is reset whole, as :meth:`_Fit.close` does after every run; an object still holding the old
+        # Accelerator sees the new settings. Under torchrun/accelerate launch (LOCAL_RANK set) it is left alone:
+        # each process there runs one fit.
+        AcceleratorState._reset_state(reset_partial_state=True)
     return Accelerator(cpu=device == "cpu", mixed_precision="bf16" if bf16 else "no",
                        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
                        step_scheduler_with_optimizer=False)

@@ -820,7 +820,19 @@ def test_alphabets_are_cldrs_exemplar_letters_lower_cased_and_decomposed():
     ("Đoković beat Wawrinka in Łódź on Sunday .", "en", False),  # names do not count
     ("The café served a crème brûlée and a soufflé .", "en", False),  # CLDR's auxiliary letters of English
     ("नाम तमिलर पार्टी ( तमिल : நாம் தமிழர் கட்சி ), तमिलनाडु के एक राजनीतिक पार्टी", "hi", False),  # other script
-    ("Sorry , my name is Alice and this is my house .", "uk", True),
+    # a reviewer's cases: compatibility characters, ALL CAPS names, Latin Tatar, other scripts, transliteration
+    ("The ﬁrst ﬁnancial ﬂow of the year was signiﬁcant .", "en", False),  # NFKD: ﬁ is fi
+    ("Dit is een ĳzeren ĳsbaan en de ĳverige vrouw zĳn blĳ .", "nl", False),
+    ("TENNIS - ĐOKOVIĆ BEATS KUBOT IN ŁÓDŹ ON SUNDAY", "en", False),  # no capital left: names unknown
+    ("Min tatar telendä söyläşäm häm yazam , çönki bu minem tugan telem .", "tt", False),  # CLDR tt: Cyrillic
+    ("این شمارۀ تازۀ مجله است", "fa", False),  # CLDR's Persian lacks ۀ: other scripts are not judged
+    ("Scholars of the qurʾān and the ḥadīth literature on ʿilm met .", "en", False),
+    ("Sorry , my name is Alice and this is my house .", "uk", False),  # uk has no Latin alphabet to judge by
+    # the thresholds: 2 words and 20% of the evidence words
+    ("The ŋa word and the ŋo word are here today .", "en", True),  # 2 of 9
+    ("The ŋa word and the ŋo word are here today again .", "en", True),  # 2 of 10
+    ("The ŋa word and the ŋo word are here today and again .", "en", False),  # 2 of 11
+    ("The ŋa word and the word are here today .", "en", False),  # 1 word
 ])
 def test_letters_a_language_does_not_write_rule_it_out(text, lang, out):
     from core.data.langid import alphabets as A
@@ -853,6 +865,7 @@ def test_cldr_exemplar_sets_are_parsed_with_ranges_escapes_and_strings():
     spec.loader.exec_module(mod)
     assert mod.parse_unicode_set("[aáà b {gb} \\- c-e \\u0301 ẹ{ẹ́}]") == {
         "a", "á", "à", "b", "gb", "-", "c", "d", "e", "\u0301", "ẹ", "ẹ́"}
+    assert mod.parse_unicode_set("[{a\\:} {s\\-c} {\\u0915x}]") == {"a:", "s-c", "\u0915x"}  # escapes in strings
     assert mod.alphabet({"exemplarCharacters": "[a ẹ{ẹ́}]", "index": "[A Ẹ]"}) == {"a", "e", "\u0323", "\u0301"}
     assert (mod.language_of("sr-Latn"), mod.language_of("en-GB"), mod.language_of("yo")) == ("sr", None, "yo")
     with pytest.raises(ValueError):

@@ -126,7 +126,8 @@ def test_a_trainer_used_earlier_in_the_process_does_not_block_the_studios_precis
     want = "bf16" if use_bf16(cfg.precision, "cpu") else "no"
     Accelerator(cpu=True, mixed_precision="no" if want == "bf16" else "bf16")  # what the other library left
     try:
-        assert _accelerator(cfg).mixed_precision == want
+        acc = _accelerator(cfg)
+        assert (acc.mixed_precision, acc.device.type) == (want, "cpu")
     finally:
         AcceleratorState._reset_state(reset_partial_state=True)
 

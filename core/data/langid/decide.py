@@ -30,7 +30,8 @@ For one sentence, first that applies wins (``Sentence.lang_source`` says which):
    ``ikkje`` Nynorsk, ``dey``/``wetin`` Nigerian Pidgin, which every backend reads as English) settle or
    overrule a decision inside such a group, or make it ``und`` when they rule it out (:func:`_standard`); and a
    decision whose language does not write the letters of the sentence's words (:mod:`core.data.langid.alphabets`,
-   CLDR's exemplar characters: Fon ``ɛ ɔ ɖ`` are no Yoruba letters) is ``und``, the language ruled out.
+   CLDR's exemplar characters, Latin script: Fon ``ɛ ɔ ɖ`` are no Yoruba letters) is ``und``, the language
+   ruled out.
 4. Sentences left undecided (and sentences without letters) take, in this order, when its script allows it:
    **document**: the language of their document (``-DOCSTART-``, ``# newdoc``, a document id: the language of
    at least 60% of its decided sentences, at least 2), or, in files without documents whose languages come
