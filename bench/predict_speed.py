@@ -10,7 +10,7 @@ written as IOB2 tags. The studio gets the words and returns one tag per word.
 For every backend it reports, each measured in this one process:
 
 - ``sent_per_s_1_thread`` and ``sent_per_s_all_threads`` (batched, all ``--n`` sentences; ``torch.set_num_threads``
-  for PyTorch, ``intra_op_num_threads`` for ONNX Runtime);
+  for PyTorch; for ONNX Runtime the Predictor's ``num_threads``: that many batches at once, one thread each);
 - ``p50_ms_30_words``: median latency of one 30-word sentence (``predict_text``; for the pipeline one ``pipe(text)``
   call), at all threads, after warm-up;
 - ``same_tags_share``: share of sentences whose tags equal the PyTorch studio predictor's, word for word;

@@ -15,6 +15,7 @@ same code for both; only the forward pass differs.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,13 +62,21 @@ class OnnxBackend:
     Args:
         path: the ``.onnx`` graph (inputs ``input_ids``, ``attention_mask``: int64 [batch, seq]; output ``logits``:
             float32 [batch, seq, num_labels]).
-        num_threads: intra-op threads; 0 lets ONNX Runtime choose (one per core).
+        num_threads: CPU threads; 0 is one per core (``os.cpu_count()``). With more than one, batches run
+            concurrently, one thread each (:meth:`logits_many`), instead of one batch over several intra-op threads.
 
     The session keeps ONNX Runtime's default graph optimisation (``ORT_ENABLE_ALL``: attention, LayerNorm and GELU
     fusions are applied when the graph loads, so fusing at export time gained nothing here) and turns off
     intra-op spinning: idle pool threads sleep instead of busy-waiting. On a shared CPU spinning threads steal
     the cores the work needs (bench/predict_speed.py, 2 loaded cores: int8 at 2 threads 18.9 sentences/s with
     spinning, 24.4 without); on one thread there is no pool and it changes nothing.
+
+    Several threads work on different batches, not on one: the batches are small (:attr:`max_batch_sentences`),
+    and one of them split over two intra-op threads kept the second core mostly idle (bench/predict_speed.py,
+    300 esp.testb sentences, int8, idle 2-core machine: 151 sentences/s on one thread, 169 on two). An
+    ONNX Runtime session may be run from several threads at once (its ``Run`` is thread-safe and releases the
+    GIL), so :meth:`logits_many` hands the batches to a pool of ``num_threads`` threads over one session with
+    one intra-op thread each.
 
     Raises:
         ConfigError: E203 when onnxruntime is not installed or the graph cannot be loaded.
@@ -89,9 +98,10 @@ class OnnxBackend:
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if num_threads:
-            opts.intra_op_num_threads = int(num_threads)
-            opts.inter_op_num_threads = 1
+        self.workers = max(1, int(num_threads) or (os.cpu_count() or 1))
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        self._pool = None
         try:
             self.session = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
@@ -106,6 +116,17 @@ class OnnxBackend:
         if "token_type_ids" in self.input_names:
             feed["token_type_ids"] = (input_ids * 0).numpy()
         return self.session.run(["logits"], {k: v for k, v in feed.items() if k in self.input_names})[0]
+
+    def logits_many(self, batches: Sequence[tuple]) -> list:
+        """:meth:`logits` of each ``(input_ids, attention_mask)`` pair, in order; with :attr:`workers` > 1 and
+        several batches, run concurrently on a pool of that many threads (created on first use, kept)."""
+        if self.workers == 1 or len(batches) < 2:
+            return [self.logits(ids, mask) for ids, mask in batches]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="onnx")
+        return list(self._pool.map(lambda b: self.logits(*b), batches))
 
 #: Name of the adapter answering languages without their own (``adapters=per_language`` models).
 SHARED_ADAPTER = "shared"
@@ -269,10 +290,9 @@ class Predictor:
         self.model = None
 
     def _probs(self, input_ids, attention_mask):
-        """Softmax probabilities, float32 CPU tensor [batch, seq, num_labels], for int64 tensors [batch, seq]."""
+        """Softmax probabilities of the PyTorch model, float32 CPU tensor [batch, seq, num_labels], for int64
+        tensors [batch, seq] (the ONNX backend goes through :meth:`OnnxBackend.logits_many`)."""
         torch = self._torch
-        if self.onnx is not None:
-            return torch.from_numpy(self.onnx.logits(input_ids, attention_mask)).float().softmax(-1)
         with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.bf16):
             out = self.model(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device))
         return out.logits.float().softmax(-1).cpu()
@@ -359,9 +379,14 @@ class Predictor:
         pad_id = self.tokenizer.pad_token_id or 0
         nll, n_labelled = 0.0, 0
         with torch.inference_mode():
-            for batch in batches_by_length([len(w.input_ids) for w in windows], max_sentences, max_tokens):
-                enc = collate([windows[i] for i in batch], pad_id)
-                probs = self._probs(enc["input_ids"], enc["attention_mask"])  # [batch, seq, num_labels] float32
+            plan = batches_by_length([len(w.input_ids) for w in windows], max_sentences, max_tokens)
+            encoded = [collate([windows[i] for i in batch], pad_id) for batch in plan]
+            if self.onnx is not None:  # the batches run concurrently (OnnxBackend.logits_many)
+                logits = self.onnx.logits_many([(e["input_ids"], e["attention_mask"]) for e in encoded])
+                all_probs = [torch.from_numpy(x).float().softmax(-1) for x in logits]
+            else:
+                all_probs = [self._probs(e["input_ids"], e["attention_mask"]) for e in encoded]
+            for batch, enc, probs in zip(plan, encoded, all_probs):  # probs: [batch, seq, num_labels] float32
                 if label_ids is not None:
                     lab = enc["labels"]  # [batch, seq] int64, -100 where not scored
                     mask = lab != IGNORE_INDEX
