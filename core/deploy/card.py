@@ -127,7 +127,8 @@ def export_section(export: dict) -> list[str]:
     files = ", ".join(f"`{Path(f).name}`" for f in chk.get("files") or [])
     lines += [f"- Re-scored on {chk.get('n_sentences', 0):,} {chk.get('split')} sentences ({files}); scoring mode: "
               f"{chk.get('scoring', SCORING_MODE)}. CPU, {export.get('threads')} thread(s); throughput is batched "
-              "prediction of every sentence, latency one sentence per call.", ""]
+              "prediction of every sentence (ONNX: that many batches at once, one thread each), latency one "
+              "sentence per call (ONNX: on one thread).", ""]
     langs = sorted((backends.get("torch") or {}).get("per_language", {}))
     lines += ["| backend | F1 all | " + " | ".join(f"F1 {lang}" for lang in langs) +
               " | sentences/s | latency p50 (ms) | speed-up |", "|---" * (len(langs) + 5) + "|"]

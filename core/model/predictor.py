@@ -19,7 +19,8 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from collections import deque
+from typing import Iterable, Iterator, Sequence
 
 from core.data.schemes import entities, to_iob2
 from core.kernel.errors import ConfigError
@@ -56,27 +57,34 @@ def onnx_model_file(model_dir: str) -> str | None:
     return None
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (``taskset``/affinity respected where the OS tells), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity API (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
 class OnnxBackend:
     """Forward pass of an exported token classifier with ONNX Runtime (CPU).
 
     Args:
         path: the ``.onnx`` graph (inputs ``input_ids``, ``attention_mask``: int64 [batch, seq]; output ``logits``:
             float32 [batch, seq, num_labels]).
-        num_threads: CPU threads; 0 is one per core (``os.cpu_count()``). With more than one, batches run
-            concurrently, one thread each (:meth:`logits_many`), instead of one batch over several intra-op threads.
+        num_threads: CPU threads; 0 is one per CPU this process may use (``os.sched_getaffinity``). With more
+            than one, batches run concurrently, one thread each (:meth:`logits_iter`).
 
     The session keeps ONNX Runtime's default graph optimisation (``ORT_ENABLE_ALL``: attention, LayerNorm and GELU
-    fusions are applied when the graph loads, so fusing at export time gained nothing here) and turns off
-    intra-op spinning: idle pool threads sleep instead of busy-waiting. On a shared CPU spinning threads steal
-    the cores the work needs (bench/predict_speed.py, 2 loaded cores: int8 at 2 threads 18.9 sentences/s with
-    spinning, 24.4 without); on one thread there is no pool and it changes nothing.
+    fusions are applied when the graph loads, so fusing at export time gained nothing here).
 
     Several threads work on different batches, not on one: the batches are small (:attr:`max_batch_sentences`),
     and one of them split over two intra-op threads kept the second core mostly idle (bench/predict_speed.py,
-    300 esp.testb sentences, int8, idle 2-core machine: 151 sentences/s on one thread, 169 on two). An
-    ONNX Runtime session may be run from several threads at once (its ``Run`` is thread-safe and releases the
-    GIL), so :meth:`logits_many` hands the batches to a pool of ``num_threads`` threads over one session with
-    one intra-op thread each.
+    300 esp.testb sentences, int8, idle 2-core machine, side by side: 153-160 sentences/s on one thread, 156-167
+    with two intra-op threads, 254-257 with two batches at once). An ONNX Runtime session may be run from several threads at once (its
+    ``Run`` is thread-safe and releases the GIL), so :meth:`logits_iter` hands the batches to a pool of
+    ``num_threads`` threads over one session with one intra-op thread each (no intra-op pool, so nothing spins).
+    A call with one batch (one sentence: ``predict_text``, the service's ``/predict``) runs on one thread: a
+    30-word sentence took 7.7-7.9 ms (p50) here, 8.5 ms over two intra-op threads.
 
     Raises:
         ConfigError: E203 when onnxruntime is not installed or the graph cannot be loaded.
@@ -97,11 +105,14 @@ class OnnxBackend:
                               fix="pip install 'multilingual-ner-studio[onnx]' (onnxruntime)") from exc
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.workers = max(1, int(num_threads) or (os.cpu_count() or 1))
+        self.workers = max(1, int(num_threads) or _usable_cpus())
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         self._pool = None
+        if self.workers > 1:  # created here, not on first use: callers sharing a Predictor share one pool
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="onnx")
         try:
             self.session = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
@@ -117,17 +128,29 @@ class OnnxBackend:
             feed["token_type_ids"] = (input_ids * 0).numpy()
         return self.session.run(["logits"], {k: v for k, v in feed.items() if k in self.input_names})[0]
 
-    def logits_many(self, batches: Sequence[tuple]) -> list:
-        """:meth:`logits` of each ``(input_ids, attention_mask)`` pair, in order; with :attr:`workers` > 1 and
-        several batches, run concurrently on a pool of that many threads (created on first use, kept)."""
-        if self.workers == 1 or len(batches) < 2:
-            return [self.logits(ids, mask) for ids, mask in batches]
+    def logits_iter(self, batches: Iterable[tuple]) -> Iterator:
+        """:meth:`logits` of each ``(input_ids, attention_mask)`` pair, yielded in order. With :attr:`workers` > 1
+        the pairs run on the pool, at most :data:`ONNX_BATCHES_IN_FLIGHT` per worker submitted ahead of the one
+        yielded (a sliding window: no pause at chunk ends, and a large input's batches are not all held)."""
         if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
+            for ids, mask in batches:
+                yield self.logits(ids, mask)
+            return
+        window: deque = deque()
+        try:
+            for ids, mask in batches:
+                window.append(self._pool.submit(self.logits, ids, mask))
+                if len(window) >= ONNX_BATCHES_IN_FLIGHT * self.workers:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+        finally:  # an error or an abandoned generator: drop what has not started
+            for fut in window:
+                fut.cancel()
 
-            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="onnx")
-        return list(self._pool.map(lambda b: self.logits(*b), batches))
 
+#: ONNX batches submitted ahead, per worker thread (:meth:`OnnxBackend.logits_iter`).
+ONNX_BATCHES_IN_FLIGHT = 4
 #: Name of the adapter answering languages without their own (``adapters=per_language`` models).
 SHARED_ADAPTER = "shared"
 #: Sub-folder of a model folder holding one peft adapter folder per adapter name.
@@ -206,7 +229,8 @@ class Predictor:
             device multiplies bf16 natively).
         onnx_file: run this graph of an ONNX folder instead of the one ``ner_studio.json`` names (for instance
             ``model.onnx`` next to ``model_int8.onnx``).
-        num_threads: ONNX Runtime intra-op threads (0: its default); PyTorch uses ``torch.set_num_threads``.
+        num_threads: ONNX: how many batches run at once, one thread each (0: the CPUs this process may use);
+            PyTorch uses ``torch.set_num_threads``.
 
     Attributes:
         backend: ``"torch"`` or ``"onnx"``.
@@ -289,9 +313,38 @@ class Predictor:
         self.onnx = OnnxBackend(graph, num_threads)
         self.model = None
 
+    def _batch_probs(self, plan: list[list[int]], windows: list, pad_id: int):
+        """``(batch, collated batch, probabilities)`` for each batch of ``plan`` (window indices), in order; ONNX
+        batches run concurrently (:meth:`OnnxBackend.logits_iter`), collated as the pool takes them."""
+        from core.model.alignment import collate
+
+        torch = self._torch
+        if self.onnx is None:
+            for batch in plan:
+                enc = collate([windows[i] for i in batch], pad_id)
+                yield batch, enc, self._probs(enc["input_ids"], enc["attention_mask"])
+            return
+        encoded: deque = deque()
+
+        def feed():
+            for batch in plan:
+                enc = collate([windows[i] for i in batch], pad_id)
+                encoded.append((batch, enc))
+                yield enc["input_ids"], enc["attention_mask"]
+
+        if len(plan) == 1:  # one batch (one sentence): on the caller's thread, no hand-off to the pool
+            batch = plan[0]
+            enc = collate([windows[i] for i in batch], pad_id)
+            yield batch, enc, torch.from_numpy(self.onnx.logits(enc["input_ids"], enc["attention_mask"])).float(
+                ).softmax(-1)
+            return
+        for logits in self.onnx.logits_iter(feed()):
+            batch, enc = encoded.popleft()
+            yield batch, enc, torch.from_numpy(logits).float().softmax(-1)
+
     def _probs(self, input_ids, attention_mask):
         """Softmax probabilities of the PyTorch model, float32 CPU tensor [batch, seq, num_labels], for int64
-        tensors [batch, seq] (the ONNX backend goes through :meth:`OnnxBackend.logits_many`)."""
+        tensors [batch, seq] (the ONNX backend goes through :meth:`OnnxBackend.logits_iter`)."""
         torch = self._torch
         with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.bf16):
             out = self.model(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device))
@@ -362,7 +415,7 @@ class Predictor:
 
     def _predict_group(self, sentences, label_ids, max_sentences: int, max_tokens: int):
         """Predictions of ``sentences`` with the model as it is (active adapter), summed NLL, labelled count."""
-        from core.model.alignment import IGNORE_INDEX, collate, encode_words, merge_window_predictions
+        from core.model.alignment import IGNORE_INDEX, encode_words, merge_window_predictions
 
         torch = self._torch
         if self.onnx is not None:
@@ -380,13 +433,7 @@ class Predictor:
         nll, n_labelled = 0.0, 0
         with torch.inference_mode():
             plan = batches_by_length([len(w.input_ids) for w in windows], max_sentences, max_tokens)
-            encoded = [collate([windows[i] for i in batch], pad_id) for batch in plan]
-            if self.onnx is not None:  # the batches run concurrently (OnnxBackend.logits_many)
-                logits = self.onnx.logits_many([(e["input_ids"], e["attention_mask"]) for e in encoded])
-                all_probs = [torch.from_numpy(x).float().softmax(-1) for x in logits]
-            else:
-                all_probs = [self._probs(e["input_ids"], e["attention_mask"]) for e in encoded]
-            for batch, enc, probs in zip(plan, encoded, all_probs):  # probs: [batch, seq, num_labels] float32
+            for batch, enc, probs in self._batch_probs(plan, windows, pad_id):  # probs: [batch, seq, labels] f32
                 if label_ids is not None:
                     lab = enc["labels"]  # [batch, seq] int64, -100 where not scored
                     mask = lab != IGNORE_INDEX
