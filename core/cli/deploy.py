@@ -78,7 +78,8 @@ def add_commands(sub) -> None:
     p.add_argument("--max-sentences", type=int, help="check with only the first N sentences")
     p.add_argument("--max-f1-drop", type=float, default=DEFAULT_MAX_F1_DROP,
                    help="refuse int8 when a language loses more F1 points than this (default 1.0)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads while timing (0: torch's default; ONNX: one batch at a time per usable CPU)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads while timing (0: torch's default; ONNX: one batch at a time per usable CPU)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_export)
 

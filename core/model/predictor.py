@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from collections import deque
 from typing import Iterable, Iterator, Sequence
 
 from core.data.schemes import entities, to_iob2
@@ -57,6 +57,10 @@ def onnx_model_file(model_dir: str) -> str | None:
     return None
 
 
+#: ONNX batches submitted ahead, per worker thread (:meth:`OnnxBackend.logits_iter`).
+ONNX_BATCHES_IN_FLIGHT = 4
+
+
 def _usable_cpus() -> int:
     """CPUs this process may run on (``taskset``/affinity respected where the OS tells), at least 1."""
     try:
@@ -80,9 +84,10 @@ class OnnxBackend:
     Several threads work on different batches, not on one: the batches are small (:attr:`max_batch_sentences`),
     and one of them split over two intra-op threads kept the second core mostly idle (bench/predict_speed.py,
     300 esp.testb sentences, int8, idle 2-core machine, side by side: 153-160 sentences/s on one thread, 156-167
-    with two intra-op threads, 254-257 with two batches at once). An ONNX Runtime session may be run from several threads at once (its
-    ``Run`` is thread-safe and releases the GIL), so :meth:`logits_iter` hands the batches to a pool of
-    ``num_threads`` threads over one session with one intra-op thread each (no intra-op pool, so nothing spins).
+    with two intra-op threads, 254-257 with two batches at once). An ONNX Runtime session may be run from several
+    threads at once (its ``Run`` is thread-safe and releases the GIL), so :meth:`logits_iter` hands the batches
+    to a pool of ``num_threads`` threads over one session with one intra-op thread each (no intra-op pool, so
+    nothing spins).
     A call with one batch (one sentence: ``predict_text``, the service's ``/predict``) runs on one thread: a
     30-word sentence took 7.7-7.9 ms (p50) here, 8.5 ms over two intra-op threads.
 
@@ -149,8 +154,6 @@ class OnnxBackend:
                 fut.cancel()
 
 
-#: ONNX batches submitted ahead, per worker thread (:meth:`OnnxBackend.logits_iter`).
-ONNX_BATCHES_IN_FLIGHT = 4
 #: Name of the adapter answering languages without their own (``adapters=per_language`` models).
 SHARED_ADAPTER = "shared"
 #: Sub-folder of a model folder holding one peft adapter folder per adapter name.
@@ -314,16 +317,12 @@ class Predictor:
         self.model = None
 
     def _batch_probs(self, plan: list[list[int]], windows: list, pad_id: int):
-        """``(batch, collated batch, probabilities)`` for each batch of ``plan`` (window indices), in order; ONNX
-        batches run concurrently (:meth:`OnnxBackend.logits_iter`), collated as the pool takes them."""
+        """``(batch, collated batch, probabilities)`` for each batch of ``plan`` (window indices), in order; each
+        batch is collated as the forward pass takes it. ONNX batches run concurrently
+        (:meth:`OnnxBackend.logits_iter`), except a lone batch (one sentence), which runs on the caller's thread."""
         from core.model.alignment import collate
 
         torch = self._torch
-        if self.onnx is None:
-            for batch in plan:
-                enc = collate([windows[i] for i in batch], pad_id)
-                yield batch, enc, self._probs(enc["input_ids"], enc["attention_mask"])
-            return
         encoded: deque = deque()
 
         def feed():
@@ -332,15 +331,15 @@ class Predictor:
                 encoded.append((batch, enc))
                 yield enc["input_ids"], enc["attention_mask"]
 
-        if len(plan) == 1:  # one batch (one sentence): on the caller's thread, no hand-off to the pool
-            batch = plan[0]
-            enc = collate([windows[i] for i in batch], pad_id)
-            yield batch, enc, torch.from_numpy(self.onnx.logits(enc["input_ids"], enc["attention_mask"])).float(
-                ).softmax(-1)
-            return
-        for logits in self.onnx.logits_iter(feed()):
+        if self.onnx is None:
+            outputs = (self._probs(ids, mask) for ids, mask in feed())
+        else:
+            raw = (self.onnx.logits_iter(feed()) if len(plan) > 1
+                   else (self.onnx.logits(ids, mask) for ids, mask in feed()))
+            outputs = (torch.from_numpy(x).float().softmax(-1) for x in raw)
+        for probs in outputs:
             batch, enc = encoded.popleft()
-            yield batch, enc, torch.from_numpy(logits).float().softmax(-1)
+            yield batch, enc, probs
 
     def _probs(self, input_ids, attention_mask):
         """Softmax probabilities of the PyTorch model, float32 CPU tensor [batch, seq, num_labels], for int64

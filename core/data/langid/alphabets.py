@@ -2,8 +2,8 @@
 
 Statistical backends know 100-180 languages and answer one of them for any text. A language none of them knows
 comes out as the one whose letter statistics it resembles most, often at a high probability: Fon
-(``Akwɛ nɛ́ ɔ́ nyí ... ɖé``) as Yoruba at 0.99 (CLD2), Ghomálá' (``Pú ŋwâk mə̂jyə``) as Azerbaijani. But those
-texts use letters the backends' language never writes (Yoruba has no ``ɛ ɔ ɖ``, Azerbaijani no ``ŋ ɔ`` and no
+(``Akwɛ nɛ́ ɔ́ nyí ... ɖé``) as Yoruba at 0.99 (CLD2), Ghomálá' (``Pú ŋwâk mə̂jyə``) as Azerbaijani. But
+those texts use letters the backends' language never writes (Yoruba has no ``ɛ ɔ ɖ``, Azerbaijani no ``ŋ ɔ`` and no
 circumflex). The alphabets come from CLDR's exemplar characters (exemplar + auxiliary + index sets: the
 letters of ordinary text, of loanwords and of names; ``alphabets.json``, built by ``scripts/build_alphabets.py``
 from the Unicode Consortium's ``cldr-misc-full`` package; Unicode License v3).
@@ -45,7 +45,6 @@ from core.data.langid.script import LATIN, char_script, script_counts, sentence_
 
 MIN_WORDS = 2
 MIN_SHARE = 0.2
-COUNT_MARKS = True
 _DATA = Path(__file__).with_name("alphabets.json")
 # modifier letters used as apostrophes or transliteration marks (``donʼt``, ``Hawaiʻi``, ``qurʾān``, ``ʿilm``):
 # never counted as a foreign letter
@@ -94,8 +93,8 @@ def foreign_words(norm: str, lang: str) -> tuple[int, int]:
         low = w.lower()
         if not low.isascii() or not alpha.issuperset(low):
             d = unicodedata.normalize("NFKD", low)
-            bad += any(c not in alpha and c not in _APOSTROPHES and (c.isalpha() or (
-                COUNT_MARKS and unicodedata.category(c).startswith("M"))) for c in d)
+            bad += any(c not in alpha and c not in _APOSTROPHES
+                       and (c.isalpha() or unicodedata.category(c).startswith("M")) for c in d)
     return words, bad
 
 

@@ -786,8 +786,9 @@ def assign_languages(sentences: Sequence[Sentence], user_lang: str | None = None
 
 def _suspect_languages(todo: Sequence[Sentence], decisions: Sequence[Decision]) -> set[tuple[str, str]]:
     """``(file, L)`` pairs where the backends' ``L`` is not to be trusted: the marked words of close standards
-    (:func:`_standard`) or the letters (:func:`alphabets.rules_out`) ruled ``L`` out in at least :data:`RULED_OUT_SHARE` of the file's sentences the backends
-    read as ``L``, and in at least :data:`RULED_OUT_MIN`. Nigerian Pidgin under a neutral name: 585 of its 806
+    (:func:`_standard`) or the letters (:func:`alphabets.rules_out`) ruled ``L`` out in at least
+    :data:`RULED_OUT_SHARE` of the file's sentences the backends read as ``L``, and in at least
+    :data:`RULED_OUT_MIN`. Nigerian Pidgin under a neutral name: 585 of its 806
     dev sentences hold Naija words and are not English; the 221 without one are read as English too, by the
     same backends, and are as likely Pidgin. English newswire does not come near (CoNLL-2003: 0 of 20,744)."""
     ruled: Counter = Counter()

@@ -4,9 +4,10 @@ Why our own rule: the identifiers on PyPI that the studio measured split here. f
 Serbian and Croatian over ``sr``, ``hr`` and ``sh`` at about 0.3 each, CLD2 answers ``bs`` at 0.98 on both, and
 Lingua's Serbian model is Cyrillic only; fastText reads much Bokmål as Danish at 0.9 while CLD2 reads it as
 Bokmål at 0.98. On bench/langid_accuracy.py's mix (seed 0) at commit 610a10b, before this rule, 27% of the
-Serbian, 22% of the Croatian and 27% of the Bokmål sentences were left ``und``. The standards differ in a few regular, documented ways; the rule here is the word-list
-approach of Ljubešić, Mikelić & Boras (2007), "Language identification: how to distinguish similar languages?"
-(ITI), and of the DSL shared tasks' baselines (Zampieri et al. 2014):
+Serbian, 22% of the Croatian and 27% of the Bokmål sentences were left ``und``. The standards differ in a few
+regular, documented ways; the rule here is the word-list approach of Ljubešić, Mikelić & Boras (2007),
+"Language identification: how to distinguish similar languages?" (ITI), and of the DSL shared tasks' baselines
+(Zampieri et al. 2014):
 
 - Serbian, Croatian, Bosnian: the reflex of the old vowel *jat*. Standard Serbian is mostly *ekavian*
   (``vreme``, ``mesto``, ``reč``, ``deo``, ``gde``, ``pre``); Croatian, Bosnian and the ijekavian norm of
