@@ -227,7 +227,8 @@ def _accelerator(cfg: TrainConfig):
                        step_scheduler_with_optimizer=False)
 
 
-def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, routes: dict[str, str] | None = None):
+def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, routes: dict[str, str] | None = None,
+                 device: str = "cpu", log: Callable[[str], None] | None = None):
     from transformers import AutoModelForTokenClassification
 
     id2label = dict(enumerate(labels))
@@ -236,6 +237,12 @@ def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, routes: di
         model_dir, num_labels=len(labels), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True)
     if cfg.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    if cfg.cpu_dropout and device == "cpu":
+        from core.model.dropout import use_cpu_dropout
+
+        changed = use_cpu_dropout(model)
+        if log and changed:
+            log("CPU dropout (core.model.dropout): " + ", ".join(changed))
     if routes is not None:
         from core.train.adapters import add_language_adapters
 
@@ -416,7 +423,10 @@ class _Fit:
 
             self.routes = adapter_routes(cfg, self.langs)
             self.log("adapters: shared + " + ", ".join(f"{k}->{v}" for k, v in self.routes.items()))
-        model = _build_model(self.base_dir, self.labels, cfg, self.routes)
+        model = _build_model(self.base_dir, self.labels, cfg, self.routes, self.device, self.log)
+        # from_pretrained returns the model in eval mode: without this, dropout stayed off until the first dev
+        # evaluation switched it on (evaluate_sentences ends with model.train())
+        model.train()
         self.model, self.optimizer = self.acc.prepare(model, _optimizer(model, cfg, self.device))
         self.raw_model = self.acc.unwrap_model(self.model)
         self.router, self.adapter_meta = None, None

@@ -219,6 +219,12 @@ def pretrain(cfg: TrainConfig, texts: Sequence[Sequence[str]], out_dir: str, cal
     lengths = [len(w.input_ids) for w in windows]
     model, loading = AutoModelForMaskedLM.from_pretrained(base, output_loading_info=True)
     head = new_head_parameters(model, loading.get("missing_keys", []))
+    if cfg.cpu_dropout and acc.device.type == "cpu":
+        from core.model.dropout import use_cpu_dropout
+
+        changed = use_cpu_dropout(model)
+        if changed:
+            log("CPU dropout (core.model.dropout): " + ", ".join(changed))
     optimizer = _optimizer(model, cfg, str(acc.device))
     model, optimizer = acc.prepare(model, optimizer)
 

@@ -308,3 +308,38 @@ def test_model_card_counts_the_sentences_left_out(tmp_path):
     assert "- **left out**: 2 sentence(s) with errors were not trained on (first: train.conll:7, train.conll:19)" in card
     write_model_card(str(tmp_path), TrainConfig(), {}, {}, None, None)
     assert "left out" not in (tmp_path / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("cpu_dropout", [True, False])
+def test_training_runs_in_train_mode_from_the_first_step(tiny_model_dir, demo, tmp_path, monkeypatch, cpu_dropout):
+    """Regression: from_pretrained returns an eval-mode model and dropout stayed off until the first dev
+    evaluation. Every step before it must run with dropout on, with the studio's CPU dropout or torch's."""
+    import torch
+
+    import core.train.loop as loop
+    from core.model.dropout import ATTN_IMPLEMENTATION, CpuDropout
+
+    built, seen, logs = [], [], []
+    real_build = loop._build_model
+    monkeypatch.setattr(loop, "_build_model", lambda *a, **kw: built.append(real_build(*a, **kw)) or built[-1])
+
+    def on_progress(step, total):
+        model = built[-1]
+        drops = [m for m in model.modules() if isinstance(m, torch.nn.Dropout) and m.p > 0]
+        seen.append((step, model.training, all(m.training for m in drops),
+                     {type(m) for m in drops}, model.config._attn_implementation))
+
+    res = fit(_cfg(tiny_model_dir, max_steps=3, eval_steps=3, cpu_dropout=cpu_dropout), demo["train"], demo["dev"],
+              str(tmp_path), Callbacks(on_progress=on_progress, log=logs.append))
+    assert res.status == "FINISHED"
+    step, training, drops_training, kinds, attn = seen[0]
+    assert step == 1 and training and drops_training
+    if cpu_dropout:
+        assert kinds == {CpuDropout} and attn == ATTN_IMPLEMENTATION
+        assert any(line.startswith("CPU dropout (core.model.dropout): ") for line in logs)
+    else:
+        assert kinds == {torch.nn.Dropout} and attn != ATTN_IMPLEMENTATION
+        assert not any(line.startswith("CPU dropout") for line in logs)
+    # the saved model is a plain transformers model
+    config = json.loads((Path(res.model_dir) / "config.json").read_text())
+    assert ATTN_IMPLEMENTATION not in json.dumps(config)
