@@ -193,7 +193,8 @@ def hf_train_to_target(train: Sequence[Sentence], dev: Sequence[Sentence], model
         opt = torch.optim.AdamW(
             [{"params": ps, "weight_decay": 0.0 if no_wd else weight_decay,
               "lr": learning_rate * (classifier_lr_multiplier if head else 1.0)}
-             for (head, no_wd), ps in sorted(groups.items())], lr=learning_rate)
+             for (head, no_wd), ps in sorted(groups.items())], lr=learning_rate,
+            fused=True)  # the Trainer's own default optimizer since torch 2.8 (optim="adamw_torch_fused")
         optimizers = (opt, None)  # the Trainer adds its linear schedule (warmup) to this optimizer
     args = TrainingArguments(
         output_dir=out_dir, learning_rate=learning_rate, max_steps=max_steps, per_device_train_batch_size=batch_size,

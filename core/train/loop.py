@@ -6,7 +6,7 @@ What differs from the Hugging Face ``run_ner.py`` recipe, and why (measured by `
   number of randomly mixed sentences, so almost no padding is computed; batch order is shuffled per epoch.
 * The word-embedding matrix (83% of multilingual-e5-small's parameters) is frozen by default: the optimizer does
   a fraction of the work and the step is about 2x faster on CPU at the same F1 (docs/MODELS.md).
-* AdamW runs ``foreach`` on CPU and ``fused`` on CUDA; padding is never labelled (``-100``), long sentences are
+* AdamW runs torch's ``fused`` kernel (CPU and CUDA); padding is never labelled (``-100``), long sentences are
   windows, not truncations; the checkpoint kept is the best by dev entity F1 (seqeval strict IOB2), not by loss.
 * Languages can be re-balanced with XLM-R's exponent (``language_sampling_alpha``).
 
@@ -259,7 +259,9 @@ def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, routes: di
 def _optimizer(model, cfg: TrainConfig, device: str):
     """AdamW over every trainable weight: the encoder at ``learning_rate``, the classifier head at
     ``learning_rate * classifier_lr_multiplier``, LoRA weights at ``learning_rate * adapter_lr_multiplier``, no
-    weight decay on biases / LayerNorm; ``fused`` on CUDA, ``foreach`` on the CPU."""
+    weight decay on biases / LayerNorm; torch's ``fused`` kernel on every device (on 2 CPU cores with
+    multilingual-e5-small's 21 M trainable weights: 24 ms a step against 67 ms for ``foreach``; the Trainer's
+    default since torch 2.8, ``optim="adamw_torch_fused"``)."""
     import torch
 
     from core.train.adapters import is_head_parameter
@@ -278,7 +280,7 @@ def _optimizer(model, cfg: TrainConfig, device: str):
     groups = [{"params": params, "weight_decay": 0.0 if no_wd else cfg.weight_decay,
                "lr": cfg.learning_rate * factor[kind]}
               for (kind, no_wd), params in sorted(groups_by_key.items(), key=lambda kv: (ORDER[kv[0][0]], kv[0][1]))]
-    kwargs = {"fused": True} if device.startswith("cuda") else {"foreach": True}
+    kwargs = {"fused": True}
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, **kwargs)
 
 
