@@ -227,8 +227,8 @@ def _accelerator(cfg: TrainConfig):
                        step_scheduler_with_optimizer=False)
 
 
-def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, routes: dict[str, str] | None = None,
-                 device: str = "cpu", log: Callable[[str], None] | None = None):
+def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, routes: dict[str, str] | None, device: str,
+                 log: Callable[[str], None] | None = None):
     from transformers import AutoModelForTokenClassification
 
     id2label = dict(enumerate(labels))
@@ -237,26 +237,26 @@ def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, routes: di
         model_dir, num_labels=len(labels), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True)
     if cfg.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
-    if cfg.cpu_dropout and device == "cpu":
-        from core.model.dropout import use_cpu_dropout
-
-        changed = use_cpu_dropout(model)
-        if log and changed:
-            log("CPU dropout (core.model.dropout): " + ", ".join(changed))
     if routes is not None:
         from core.train.adapters import add_language_adapters
 
-        return add_language_adapters(model, cfg, routes)
-    if cfg.lora:
+        model = add_language_adapters(model, cfg, routes)
+    elif cfg.lora:
         from peft import LoraConfig, TaskType, get_peft_model
 
         lcfg = LoraConfig(task_type=TaskType.TOKEN_CLS, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
                           lora_dropout=cfg.lora_dropout, target_modules=["query", "key", "value"])
         model = get_peft_model(model, lcfg)
+    if cfg.cpu_dropout and device == "cpu":  # after peft: its lora_dropout layers are swapped too
+        from core.model.dropout import use_cpu_dropout
+
+        changed = use_cpu_dropout(model)
+        if log and changed:
+            log("CPU dropout (core.model.dropout): " + ", ".join(changed))
     return model
 
 
-def _optimizer(model, cfg: TrainConfig, device: str):
+def _optimizer(model, cfg: TrainConfig):
     """AdamW over every trainable weight: the encoder at ``learning_rate``, the classifier head at
     ``learning_rate * classifier_lr_multiplier``, LoRA weights at ``learning_rate * adapter_lr_multiplier``, no
     weight decay on biases / LayerNorm; torch's ``fused`` kernel on every device (on 2 CPU cores with
@@ -280,8 +280,16 @@ def _optimizer(model, cfg: TrainConfig, device: str):
     groups = [{"params": params, "weight_decay": 0.0 if no_wd else cfg.weight_decay,
                "lr": cfg.learning_rate * factor[kind]}
               for (kind, no_wd), params in sorted(groups_by_key.items(), key=lambda kv: (ORDER[kv[0][0]], kv[0][1]))]
-    kwargs = {"fused": True}
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate, **kwargs)
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=True)
+
+
+def load_checkpoint(acc, path: str, optimizer) -> None:
+    """``accelerator.load_state(path)``, then the fused AdamW kernel again: ``load_state_dict`` restores each
+    parameter group's options as saved, so a checkpoint written by an earlier ``foreach`` optimizer would
+    otherwise resume on ``foreach`` (torch behaviour; the state tensors are the same for both)."""
+    acc.load_state(path)
+    for group in optimizer.param_groups:
+        group["fused"], group["foreach"] = True, None
 
 
 def save_model(model, tokenizer, out_dir: str, cfg: TrainConfig, labels: list[str], extra: dict | None = None) -> None:
@@ -429,7 +437,7 @@ class _Fit:
         # from_pretrained returns the model in eval mode: without this, dropout stayed off until the first dev
         # evaluation switched it on (evaluate_sentences ends with model.train())
         model.train()
-        self.model, self.optimizer = self.acc.prepare(model, _optimizer(model, cfg, self.device))
+        self.model, self.optimizer = self.acc.prepare(model, _optimizer(model, cfg))
         self.raw_model = self.acc.unwrap_model(self.model)
         self.router, self.adapter_meta = None, None
         if self.routes is not None:
@@ -582,7 +590,7 @@ class _Fit:
                 continue
             try:
                 state = _read_state(info.path)
-                self.acc.load_state(str(info.path))
+                load_checkpoint(self.acc, str(info.path), self.optimizer)
             except Exception as exc:  # noqa: BLE001 - recorded as the checkpoint's damage, then the next one tried
                 first = (str(exc).strip().splitlines() or [""])[0][:300]
                 info.problem = f"accelerate could not load it ({type(exc).__name__}: {first})"

@@ -41,7 +41,7 @@ from core.kernel.constants import LEARNING_RATE, PERPLEXITY, PRETRAIN_MARKER, TO
 from core.kernel.errors import StudioError
 from core.kernel.files import replace_path
 from core.train.loop import (CHECKPOINT_DIR, LOG_EVERY, MODEL_DIR, Callbacks, _accelerator, _configure_threads,
-                             _optimizer, _set_seed, make_batches, store_callbacks)
+                             _optimizer, _set_seed, load_checkpoint, make_batches, store_callbacks)
 
 
 #: Share of the pre-training steps that train a newly initialised masked-LM head alone (see the module docstring).
@@ -225,7 +225,7 @@ def pretrain(cfg: TrainConfig, texts: Sequence[Sequence[str]], out_dir: str, cal
         changed = use_cpu_dropout(model)
         if changed:
             log("CPU dropout (core.model.dropout): " + ", ".join(changed))
-    optimizer = _optimizer(model, cfg, str(acc.device))
+    optimizer = _optimizer(model, cfg)
     model, optimizer = acc.prepare(model, optimizer)
 
     def plan(epoch: int) -> list[list[int]]:
@@ -240,7 +240,7 @@ def pretrain(cfg: TrainConfig, texts: Sequence[Sequence[str]], out_dir: str, cal
     step = int(state.get("step", 0))
     losses = {"first": state.get("loss_first"), "last": state.get("loss_last")}
     if state:
-        acc.load_state(str(ckpt))
+        load_checkpoint(acc, str(ckpt), optimizer)
         log(f"resumed at step {step}")
     head_warmup = int(HEAD_WARMUP_RATIO * total) if head else 0
     if head_warmup:

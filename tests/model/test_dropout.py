@@ -58,6 +58,18 @@ def test_cpu_dropout_scales_kept_values_and_gradient_is_the_mask():
     assert cpu_dropout(x, 0.25, training=False) is x and cpu_dropout(x, 0.0) is x
 
 
+def test_probabilities_that_round_to_0_or_1_use_torchs_dropout():
+    torch.manual_seed(8)
+    x = torch.ones(100_000)
+    y = cpu_dropout(x, 0.999995)  # round(p * 65536) == 65536: would wrap to "drop nothing" in an int16 compare
+    assert (y == 0).float().mean().item() > 0.99
+    assert drop_mask((100_000,), 0.999995).float().mean().item() > 0.99  # drawn at 65535 / 65536
+    torch.manual_seed(8)
+    tiny = cpu_dropout(x, 1e-6)  # rounds to 0 levels: torch's exact draw and scale
+    torch.manual_seed(8)
+    assert torch.equal(tiny, torch.nn.functional.dropout(x, 1e-6, True))
+
+
 def test_cpu_dropout_module_follows_train_and_eval():
     layer = CpuDropout(0.5)
     x = torch.ones(1000)
@@ -70,10 +82,10 @@ def test_cpu_dropout_module_follows_train_and_eval():
 
 
 class _Attn(nn.Module):
-    def __init__(self, training: bool):
+    def __init__(self, training: bool, is_causal: bool = False):
         super().__init__()
         self.train(training)
-        self.is_causal = False
+        self.is_causal = is_causal
 
 
 def _qkv(seed=4, batch=2, heads=3, seq=6, dim=8):
@@ -148,3 +160,73 @@ def test_use_cpu_dropout_keeps_eval_logits_and_saves_a_plain_model(tiny_model_di
     assert ATTN_IMPLEMENTATION not in json.dumps(saved)
     reloaded = AutoModelForTokenClassification.from_pretrained(tmp_path / "saved").eval()
     assert torch.allclose(reloaded(input_ids=ids, attention_mask=am).logits, before, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", ["causal", "grouped_kv", "position_bias", "eval", "no_dropout"])
+def test_attention_leaves_what_it_does_not_implement_to_sdpa(monkeypatch, case):
+    import transformers.integrations.sdpa_attention as sdpa
+
+    calls = []
+    monkeypatch.setattr(sdpa, "sdpa_attention_forward",
+                        lambda module, q, k, v, mask, **kw: calls.append(kw) or (q.transpose(1, 2), None))
+    q, k, v = _qkv()
+    mask, kwargs, dropout = _padding_mask(), {}, 0.1
+    module = _Attn(case != "eval", is_causal=case == "causal")
+    if case == "causal":
+        mask = None
+    elif case == "grouped_kv":
+        k, v = k[:, :1], v[:, :1]
+    elif case == "position_bias":
+        kwargs["position_bias"] = torch.zeros(2, 3, 6, 6)
+    elif case == "no_dropout":
+        dropout = 0.0
+    attention_forward(module, q, k, v, mask, scaling=0.25, dropout=dropout, **kwargs)
+    assert len(calls) == 1
+    assert calls[0]["dropout"] == (0.0 if case == "eval" else dropout)
+
+
+def test_training_path_equals_transformers_eager_attention_on_a_padded_batch(tiny_model_dir, monkeypatch):
+    """The whole tiny BERT in train mode, with dropout that drops nothing but still scales by 1 / (1 - p): the
+    studio's attention (and dropout layers) against transformers' own eager attention."""
+    import core.model.dropout as dropout_module
+    from transformers import AutoModelForTokenClassification
+
+    monkeypatch.setattr(dropout_module, "drop_mask", lambda shape, p, device="cpu": torch.zeros(shape, dtype=torch.bool))
+    monkeypatch.setattr(torch.nn.functional, "dropout",
+                        lambda x, p=0.5, training=True, inplace=False: x / (1 - p) if training else x)
+    ids = torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 15, 3, 0, 0]])
+    am = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]])
+    ours = AutoModelForTokenClassification.from_pretrained(tiny_model_dir)
+    assert use_cpu_dropout(ours)[-1] == "attention"
+    eager = AutoModelForTokenClassification.from_pretrained(tiny_model_dir, attn_implementation="eager")
+    assert ours.config.attention_probs_dropout_prob > 0
+    ours.train()
+    eager.train()
+    a = ours(input_ids=ids, attention_mask=am).logits
+    b = eager(input_ids=ids, attention_mask=am).logits
+    real = am.bool()
+    assert torch.allclose(a[real], b[real], atol=1e-5)
+    # and the scale is there: eval (no dropout at all) differs
+    assert not torch.allclose(eager.eval()(input_ids=ids, attention_mask=am).logits[real], b[real], atol=1e-3)
+
+
+def test_swapped_layers_keep_the_models_mode(tiny_model_dir):
+    from transformers import AutoModelForTokenClassification
+
+    model = AutoModelForTokenClassification.from_pretrained(tiny_model_dir).eval()
+    use_cpu_dropout(model)
+    drops = [m for m in model.modules() if isinstance(m, CpuDropout)]
+    assert drops and not any(m.training for m in drops)
+
+
+def test_lora_dropout_layers_are_swapped_too(tiny_model_dir):
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForTokenClassification
+
+    base = AutoModelForTokenClassification.from_pretrained(tiny_model_dir)
+    n_base = sum(type(m) is nn.Dropout and m.p > 0 for m in base.modules())
+    model = get_peft_model(base, LoraConfig(task_type=TaskType.TOKEN_CLS, r=2, lora_alpha=4, lora_dropout=0.1,
+                                            target_modules=["query", "key", "value"]))
+    n_all = sum(type(m) is nn.Dropout and m.p > 0 for m in model.modules())
+    assert n_all > n_base  # peft added lora_dropout layers
+    assert use_cpu_dropout(model) == [f"{n_all} dropout layers", "attention"]

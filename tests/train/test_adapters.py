@@ -138,7 +138,7 @@ def test_lora_weights_train_at_their_own_rate_and_frozen_embeddings_stay_out(tin
     emb = base.get_input_embeddings().weight
     emb.requires_grad_(False)  # as _build_model does with freeze_embeddings
     model = add_language_adapters(base, cfg, {"de": "de", "es": "es"})
-    opt = _optimizer(model, cfg, "cpu")
+    opt = _optimizer(model, cfg)
     held = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
     assert id(emb) not in held
     rates = {("lora" if "lora_" in n else "head" if is_head_parameter(n) else "encoder"): held[id(p)]

@@ -343,3 +343,27 @@ def test_training_runs_in_train_mode_from_the_first_step(tiny_model_dir, demo, t
     # the saved model is a plain transformers model
     config = json.loads((Path(res.model_dir) / "config.json").read_text())
     assert ATTN_IMPLEMENTATION not in json.dumps(config)
+
+
+def test_a_checkpoint_of_a_foreach_optimizer_resumes_on_the_fused_kernel():
+    """load_state_dict restores the saved groups' options (torch): an old checkpoint would resume on foreach."""
+    import torch
+
+    from core.train.loop import load_checkpoint
+
+    w = torch.nn.Parameter(torch.ones(3))
+    old = torch.optim.AdamW([w], lr=0.1, foreach=True)
+    w.grad = torch.ones(3)
+    old.step()
+    saved = old.state_dict()
+    new = torch.optim.AdamW([w], lr=0.1, fused=True)
+
+    class Acc:
+        def load_state(self, path):
+            new.load_state_dict(saved)
+
+    load_checkpoint(Acc(), "ckpt", new)
+    assert new.param_groups[0]["fused"] is True and not new.param_groups[0]["foreach"]
+    assert new.state[w]["step"].item() == 1.0
+    new.step()  # the fused kernel runs on the loaded state
+    assert new.state[w]["step"].item() == 2.0
