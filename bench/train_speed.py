@@ -19,10 +19,10 @@ after each scoring). Data: the first ``--n-train`` sentences of CoNLL-2002 ``esp
 
 ``--quick``: 1,000 training sentences, 200 dev, target dev F1 0.50, eval every 25 steps, 300 steps at most, for
 one seed in about 10-20 minutes on 2 shared cores (``--eval-steps 5`` with it: stops closer to the target, so
-the time to it is less quantised and the dev F1 at each stop nearer the others'). 0.50 is the target because the tuned Trainer, learning
-at the studio's rates, crosses it within its first 10 minutes here (a higher one, 0.70, needs about 600 steps of
-2,000 sentences), while the run_ner defaults (no head multiplier) may not reach it in the budget: then
-``reference_seconds_to_target`` is null, which is the finding.
+the time to it is less quantised and the dev F1 at each stop nearer the others'). 0.50 is the target because
+the tuned Trainer, learning at the studio's rates, crosses it within its first 10 minutes here (a higher one,
+0.70, needs about 600 steps of 2,000 sentences), while the run_ner defaults (no head multiplier) may not reach it
+in the budget: then ``reference_seconds_to_target`` is null, which is the finding.
 
 ``--gpu``: an XLM-R-base-shaped model built from a config (random weights: speed only, no F1 target), 16,000
 Spanish + Dutch sentences, one pass per recipe (batch 32 for both Trainers, token-budget batches of 8,192 subwords

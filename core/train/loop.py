@@ -247,13 +247,20 @@ def _build_model(model_dir: str, labels: list[str], cfg: TrainConfig, routes: di
         lcfg = LoraConfig(task_type=TaskType.TOKEN_CLS, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
                           lora_dropout=cfg.lora_dropout, target_modules=["query", "key", "value"])
         model = get_peft_model(model, lcfg)
-    if cfg.cpu_dropout and device == "cpu":  # after peft: its lora_dropout layers are swapped too
-        from core.model.dropout import use_cpu_dropout
-
-        changed = use_cpu_dropout(model)
-        if log and changed:
-            log("CPU dropout (core.model.dropout): " + ", ".join(changed))
+    apply_cpu_dropout(model, cfg, device, log)  # after peft: its lora_dropout layers are swapped too
     return model
+
+
+def apply_cpu_dropout(model, cfg: TrainConfig, device: str, log: Callable[[str], None] | None) -> None:
+    """:func:`core.model.dropout.use_cpu_dropout` when ``cfg.cpu_dropout`` and the run trains on the CPU; what
+    changed goes to ``log``. Fine-tuning and pre-training both call it."""
+    if not (cfg.cpu_dropout and device == "cpu"):
+        return
+    from core.model.dropout import use_cpu_dropout
+
+    changed = use_cpu_dropout(model)
+    if log and changed:
+        log("CPU dropout (core.model.dropout): " + ", ".join(changed))
 
 
 def _optimizer(model, cfg: TrainConfig):

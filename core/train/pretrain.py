@@ -41,7 +41,8 @@ from core.kernel.constants import LEARNING_RATE, PERPLEXITY, PRETRAIN_MARKER, TO
 from core.kernel.errors import StudioError
 from core.kernel.files import replace_path
 from core.train.loop import (CHECKPOINT_DIR, LOG_EVERY, MODEL_DIR, Callbacks, _accelerator, _configure_threads,
-                             _optimizer, _set_seed, load_checkpoint, make_batches, store_callbacks)
+                             _optimizer, _set_seed, apply_cpu_dropout, load_checkpoint, make_batches,
+                             store_callbacks)
 
 
 #: Share of the pre-training steps that train a newly initialised masked-LM head alone (see the module docstring).
@@ -219,12 +220,7 @@ def pretrain(cfg: TrainConfig, texts: Sequence[Sequence[str]], out_dir: str, cal
     lengths = [len(w.input_ids) for w in windows]
     model, loading = AutoModelForMaskedLM.from_pretrained(base, output_loading_info=True)
     head = new_head_parameters(model, loading.get("missing_keys", []))
-    if cfg.cpu_dropout and acc.device.type == "cpu":
-        from core.model.dropout import use_cpu_dropout
-
-        changed = use_cpu_dropout(model)
-        if changed:
-            log("CPU dropout (core.model.dropout): " + ", ".join(changed))
+    apply_cpu_dropout(model, cfg, acc.device.type, log)
     optimizer = _optimizer(model, cfg)
     model, optimizer = acc.prepare(model, optimizer)
 

@@ -191,7 +191,8 @@ def test_training_path_equals_transformers_eager_attention_on_a_padded_batch(tin
     import core.model.dropout as dropout_module
     from transformers import AutoModelForTokenClassification
 
-    monkeypatch.setattr(dropout_module, "drop_mask", lambda shape, p, device="cpu": torch.zeros(shape, dtype=torch.bool))
+    monkeypatch.setattr(dropout_module, "drop_mask",
+                        lambda shape, p, device="cpu": torch.zeros(shape, dtype=torch.bool))
     monkeypatch.setattr(torch.nn.functional, "dropout",
                         lambda x, p=0.5, training=True, inplace=False: x / (1 - p) if training else x)
     ids = torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 15, 3, 0, 0]])
